@@ -1,0 +1,43 @@
+# citygate — the two commands of the README are `make demo` and `make test`.
+# Every target first makes sure the Debian packages in packaging/debian-build-deps.txt are
+# installed (installing only what is missing; nothing when nothing is).
+
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test sanitize bench demo clean fuzz
+
+all: build
+
+deps:
+	@packaging/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD)/build.ninja ]; then cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS); fi
+
+build: configure
+	@ninja -C $(BUILD) -j$(JOBS) citygate
+	@echo "built $(BUILD)/citygate"
+
+test: configure
+	@ninja -C $(BUILD) -j$(JOBS)
+	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 600
+
+sanitize: deps
+	@if [ ! -f $(ASAN_BUILD)/build.ninja ]; then cmake -S . -B $(ASAN_BUILD) -G Ninja -DCITYGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; fi
+	@ninja -C $(ASAN_BUILD) -j$(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest -j$(JOBS) --output-on-failure --timeout 900
+
+bench: configure
+	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench
+	@$(BUILD)/bench/citygate-bench
+
+demo: build
+	@packaging/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,79 @@
+// `mqtt_json`: JSON telemetry over MQTT, device taken from the topic.
+#include "adapter_api/adapter.hpp"
+#include "mqtt_json/mqtt_json_codec.hpp"
+
+namespace cg {
+
+namespace {
+
+constexpr ConfigKey kKeys[] = {
+    {"broker", KeyType::string, "", true, "Id of the [[brokers]] entry to subscribe on."},
+    {"topics", KeyType::string_list, "", true,
+     "Topic patterns: MQTT filters where one whole level may be {device}, e.g. \"city/+/{device}/telemetry\"."},
+    {"qos", KeyType::integer, "1", false, "Subscription QoS (0 or 1). QoS 1 is acknowledged only after commit."},
+    {"time_field", KeyType::string, "\"ts\"", false,
+     "JSON member holding the observation time (RFC 3339 or epoch s/ms/us/ns); absent = receive time, flagged."},
+    {"device_field", KeyType::string, "\"\"", false,
+     "JSON member naming the device, for topics without {device}."},
+    {"max_payload_bytes", KeyType::integer, "65536", false, "Larger payloads are rejected (and kept in rejected_payloads)."},
+};
+
+class MqttJsonAdapter final : public Adapter {
+ public:
+  MqttJsonAdapter(std::string broker, std::vector<mqtt_json::TopicPattern> patterns, int qos,
+                  mqtt_json::CodecOptions opts)
+      : broker_(std::move(broker)), patterns_(std::move(patterns)), qos_(qos), opts_(std::move(opts)) {}
+
+  Result<void> start(AdapterContext& ctx) override {
+    const Clock* clock = &ctx.clock();
+    for (const auto& p : patterns_) {
+      auto decode = [pattern = p, opts = opts_, clock](const MqttMessage& m) -> Result<std::vector<Reading>> {
+        auto device = pattern.match(m.topic);
+        if (!device) return fail(Error::reject("topic", "topic '" + std::string(m.topic) + "' does not match the pattern"));
+        return mqtt_json::decode(*device, m.payload, clock->now(), opts);
+      };
+      if (auto r = ctx.subscribe_mqtt(broker_, p.filter(), qos_, decode); !r) return r;
+    }
+    return {};
+  }
+  void stop() override {}
+
+ private:
+  std::string broker_;
+  std::vector<mqtt_json::TopicPattern> patterns_;
+  int qos_;
+  mqtt_json::CodecOptions opts_;
+};
+
+Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg) {
+  std::vector<mqtt_json::TopicPattern> patterns;
+  auto topics = cfg.get_list("topics");
+  if (topics.empty()) return fail(Error::fatal("config", "topics must list at least one pattern"));
+  for (const auto& t : topics) {
+    auto p = mqtt_json::TopicPattern::parse(t);
+    if (!p) return fail(p.error());
+    patterns.push_back(std::move(*p));
+  }
+  auto qos = cfg.get_int("qos");
+  if (qos < 0 || qos > 1) return fail(Error::fatal("config", "qos must be 0 or 1"));
+  mqtt_json::CodecOptions o;
+  o.time_field = cfg.get_string("time_field");
+  o.device_field = cfg.get_string("device_field");
+  auto maxp = cfg.get_int("max_payload_bytes");
+  if (maxp < 16 || maxp > 16 * 1024 * 1024) return fail(Error::fatal("config", "max_payload_bytes must be 16..16777216"));
+  o.max_payload_bytes = static_cast<std::size_t>(maxp);
+  for (const auto& p : patterns)
+    if (!p.has_device() && o.device_field.empty())
+      return fail(Error::fatal("config", "topic '" + p.filter() + "' has no {device} level and device_field is not set"));
+  return std::unique_ptr<Adapter>(
+      std::make_unique<MqttJsonAdapter>(cfg.get_string("broker"), std::move(patterns), static_cast<int>(qos), o));
+}
+
+}  // namespace
+
+const AdapterDescriptor& mqtt_json_descriptor() {
+  static const AdapterDescriptor d{"mqtt_json", "JSON telemetry over MQTT; device from a topic level", kKeys, make};
+  return d;
+}
+
+}  // namespace cg

@@ -1,0 +1,177 @@
+#include "mqtt_json/mqtt_json_codec.hpp"
+
+#include <simdjson.h>
+
+#include <cmath>
+
+#include "core/time_format.hpp"
+
+namespace cg::mqtt_json {
+
+Result<TopicPattern> TopicPattern::parse(std::string_view pattern) {
+  TopicPattern p;
+  if (pattern.empty()) return fail(Error::fatal("config", "empty topic pattern"));
+  std::size_t start = 0;
+  while (true) {
+    auto slash = pattern.find('/', start);
+    auto level = pattern.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (level == "{device}") {
+      if (p.device_level_ >= 0) return fail(Error::fatal("config", "topic pattern has {device} twice"));
+      p.device_level_ = static_cast<int>(p.levels_.size());
+    } else if (level.find_first_of("{}") != std::string_view::npos) {
+      return fail(Error::fatal("config", "only a whole level may be {device}: '" + std::string(pattern) + "'"));
+    } else if (level.find('#') != std::string_view::npos &&
+               (level != "#" || slash != std::string_view::npos)) {
+      return fail(Error::fatal("config", "'#' must be the whole last level"));
+    } else if (level.find('+') != std::string_view::npos && level != "+") {
+      return fail(Error::fatal("config", "'+' must be a whole level"));
+    }
+    p.levels_.emplace_back(level);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  for (std::size_t i = 0; i < p.levels_.size(); ++i) {
+    if (i) p.filter_ += '/';
+    p.filter_ += static_cast<int>(i) == p.device_level_ ? std::string("+") : p.levels_[i];
+  }
+  return p;
+}
+
+std::optional<std::string> TopicPattern::match(std::string_view topic) const {
+  std::size_t start = 0;
+  std::optional<std::string> device = std::string();
+  for (std::size_t i = 0; i < levels_.size(); ++i) {
+    if (levels_[i] == "#") return device;
+    if (start > topic.size()) return std::nullopt;
+    auto slash = topic.find('/', start);
+    auto level = topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    bool last = i + 1 == levels_.size();
+    if (static_cast<int>(i) == device_level_) {
+      if (level.empty()) return std::nullopt;
+      device = std::string(level);
+    } else if (levels_[i] != "+" && levels_[i] != level) {
+      return std::nullopt;
+    }
+    if (last) return slash == std::string_view::npos ? device : std::nullopt;
+    if (slash == std::string_view::npos) return std::nullopt;
+    start = slash + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<TimeNs> epoch_to_time(double v) {
+  if (!std::isfinite(v) || v < 0) return std::nullopt;
+  double ns;
+  if (v < 1e11) ns = v * 1e9;
+  else if (v < 1e14) ns = v * 1e6;
+  else if (v < 1e17) ns = v * 1e3;
+  else ns = v;
+  if (ns > 9.2e18) return std::nullopt;
+  return from_unix_ns(static_cast<std::int64_t>(std::llround(ns)));
+}
+
+namespace {
+
+struct Walker {
+  const CodecOptions& opts;
+  std::string device;
+  TimeNs received;
+  std::vector<Reading> out;
+  std::optional<Error> error;
+
+  void add(const std::string& metric, Value v) {
+    if (out.size() >= opts.max_readings) {
+      if (!error) error = Error::reject("too_many_values", "more than " + std::to_string(opts.max_readings) + " values in one payload");
+      return;
+    }
+    Reading r;
+    r.metric = metric;
+    r.value = std::move(v);
+    out.push_back(std::move(r));
+  }
+
+  void walk(simdjson::dom::element e, const std::string& path, int depth) {
+    using T = simdjson::dom::element_type;
+    if (error) return;
+    if (depth > opts.max_depth) {
+      error = Error::reject("depth", "JSON nested deeper than " + std::to_string(opts.max_depth));
+      return;
+    }
+    switch (e.type()) {
+      case T::OBJECT:
+        for (auto field : simdjson::dom::object(e)) {
+          std::string sub = path.empty() ? std::string(field.key) : path + "." + std::string(field.key);
+          walk(field.value, sub, depth + 1);
+        }
+        break;
+      case T::ARRAY: {
+        std::size_t i = 0;
+        for (auto item : simdjson::dom::array(e)) walk(item, path + "." + std::to_string(i++), depth + 1);
+        break;
+      }
+      case T::INT64: add(path, std::int64_t(e.get_int64().value_unsafe())); break;
+      case T::UINT64: add(path, std::uint64_t(e.get_uint64().value_unsafe())); break;
+      case T::DOUBLE: add(path, double(e.get_double().value_unsafe())); break;
+      case T::BOOL: add(path, bool(e.get_bool().value_unsafe())); break;
+      case T::STRING: add(path, std::string(e.get_string().value_unsafe())); break;
+      case T::NULL_VALUE: break;
+    }
+  }
+};
+
+}  // namespace
+
+Result<std::vector<Reading>> decode(std::string_view device, std::span<const std::uint8_t> payload, TimeNs received,
+                                    const CodecOptions& opts) {
+  if (payload.size() > opts.max_payload_bytes)
+    return fail(Error::reject("too_large", "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                               std::to_string(opts.max_payload_bytes)));
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  auto err = parser.parse(reinterpret_cast<const char*>(payload.data()), payload.size(), true).get(doc);
+  if (err) return fail(Error::reject("json", std::string("invalid JSON: ") + simdjson::error_message(err)));
+  simdjson::dom::object obj;
+  if (doc.get(obj)) return fail(Error::reject("not_object", "payload is not a JSON object"));
+
+  Walker w{opts, std::string(device), received, {}, {}};
+  std::optional<TimeNs> observed;
+  std::optional<Error> time_error;
+  for (auto field : obj) {
+    if (!opts.time_field.empty() && field.key == opts.time_field) {
+      std::string_view s;
+      double d;
+      if (!field.value.get(s)) {
+        observed = parse_rfc3339(s);
+      } else if (!field.value.get(d)) {
+        observed = epoch_to_time(d);
+      }
+      if (!observed) time_error = Error::reject("time", "unusable timestamp in '" + opts.time_field + "'");
+      continue;
+    }
+    if (!opts.device_field.empty() && field.key == opts.device_field) {
+      std::string_view s;
+      if (!field.value.get(s) && !s.empty()) w.device = std::string(s);
+      continue;
+    }
+    w.walk(field.value, std::string(field.key), 1);
+  }
+  if (w.error) return fail(*w.error);
+  // A timestamp we cannot read makes the time untrustworthy, not the measurements: keep them on
+  // the receive time and flag it (the counter for it is the caller's `time_from_gateway`).
+  if (w.device.empty()) return fail(Error::reject("no_device", "no device in topic or payload"));
+  if (w.out.empty()) return fail(Error::reject("no_values", "payload has no measurement values"));
+  for (auto& r : w.out) {
+    r.device = w.device;
+    r.received = received;
+    if (observed) {
+      r.observed = *observed;
+    } else {
+      r.observed = received;
+      r.quality |= quality::kTimeFromGateway;
+    }
+  }
+  (void)time_error;
+  return std::move(w.out);
+}
+
+}  // namespace cg::mqtt_json

@@ -1,0 +1,57 @@
+#pragma once
+// The door from adapters into the store. Contract (DESIGN §4): `done` is called exactly once,
+// after the transaction holding the readings has committed — never before — so whoever
+// acknowledges the source (MQTT PUBACK, HTTP 2xx) does it from `done`.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/reading.hpp"
+
+namespace cg {
+
+enum class Durability {
+  committed,  // committed; on disk within store.sync_interval (process crash safe at once)
+  fsynced,    // committed and fsync'd before `done` (power-cut safe); group commit shares fsyncs
+};
+
+enum class CommitStatus {
+  committed,  // durable as requested; seq assigned
+  duplicate,  // a redelivery of a message already committed (dedup key matched); nothing stored
+  throttled,  // the ingest queue is full: nothing stored, the source should retry later
+  failed,     // the store failed (I/O, disk full): nothing stored
+};
+
+// Identifies one broker delivery so a redelivery (MQTT DUP) of an already committed message is
+// recognised. Written in the same transaction as the readings it carried.
+struct DedupKey {
+  std::string source;          // broker/client identity
+  std::uint32_t packet_id = 0; // MQTT packet identifier
+  std::uint64_t payload_hash = 0;
+  bool is_redelivery = false;  // the DUP flag: only then is the key looked up
+};
+
+struct SubmitOptions {
+  Durability durability = Durability::committed;
+  std::optional<DedupKey> dedup;
+};
+
+using CommitCallback = std::function<void(CommitStatus)>;
+
+class ReadingSink {
+ public:
+  virtual ~ReadingSink() = default;
+  // Thread-safe, never blocks. `done` runs on the store's writer thread: keep it short (post
+  // elsewhere for real work). An empty `readings` is valid (records only the dedup key).
+  virtual void submit(std::vector<Reading> readings, SubmitOptions opts, CommitCallback done) = 0;
+
+  // Keeps a payload that could not be decoded for inspection (bounded table; oldest dropped).
+  // Best effort, never blocks.
+  virtual void reject_payload(const std::string& adapter, const std::string& source,
+                              std::span<const std::uint8_t> payload, const std::string& reason) = 0;
+};
+
+}  // namespace cg

@@ -1,0 +1,29 @@
+#pragma once
+// Minimal streaming JSON text writer (escaping done right, numbers exact). Used wherever we emit
+// JSON: HTTP responses, the lake's NDJSON, `citygate decode`. Parsing is simdjson's job.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/reading.hpp"
+
+namespace cg::json {
+
+// Appends s as a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD so the
+// output is always valid JSON.
+void append_string(std::string& out, std::string_view s);
+
+// Appends a double the shortest way that round-trips; NaN/±Inf (not representable in JSON) as the
+// strings "NaN", "Infinity", "-Infinity".
+void append_double(std::string& out, double v);
+
+// Appends a reading value: numbers as JSON numbers (u64/i64 exact), bool, string, bytes as
+// base64 string.
+void append_value(std::string& out, const Value& v);
+
+// Tags as a JSON object.
+void append_tags(std::string& out, const Tags& tags);
+
+std::string base64_encode(const std::uint8_t* data, std::size_t n);
+
+}  // namespace cg::json

@@ -1,0 +1,10 @@
+#pragma once
+#include "store/sqlite_util.hpp"
+
+namespace cg::store {
+// Brings the database to the newest schema with numbered migrations tracked in
+// PRAGMA user_version. Each migration runs in its own transaction. A database newer than this
+// binary is refused (downgrades are not silent).
+void migrate(sql::Db& db);
+inline constexpr int kSchemaVersion = 1;
+}  // namespace cg::store

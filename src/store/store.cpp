@@ -1,0 +1,735 @@
+#include "store/store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "core/uuid.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite_util.hpp"
+
+namespace cg::store {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// ---- tags: NULL or [varint klen][key][varint vlen][value]... -------------------------------
+void put_varint(std::vector<std::uint8_t>& out, std::size_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+bool get_varint(std::span<const std::uint8_t>& in, std::size_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (in.empty()) return false;
+    std::uint8_t b = in.front();
+    in = in.subspan(1);
+    v |= static_cast<std::size_t>(b & 0x7F) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+std::vector<std::uint8_t> encode_tags(const Tags& tags) {
+  std::vector<std::uint8_t> out;
+  for (const auto& [k, v] : tags) {
+    put_varint(out, k.size());
+    out.insert(out.end(), k.begin(), k.end());
+    put_varint(out, v.size());
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+Tags decode_tags(std::span<const std::uint8_t> in) {
+  Tags t;
+  while (!in.empty()) {
+    std::size_t kl, vl;
+    if (!get_varint(in, kl) || kl > in.size()) break;
+    std::string k(reinterpret_cast<const char*>(in.data()), kl);
+    in = in.subspan(kl);
+    if (!get_varint(in, vl) || vl > in.size()) break;
+    std::string v(reinterpret_cast<const char*>(in.data()), vl);
+    in = in.subspan(vl);
+    t.emplace_back(std::move(k), std::move(v));
+  }
+  return t;
+}
+
+void bind_value(sql::Stmt& s, int i, const Value& v) {
+  struct B {
+    sql::Stmt& s;
+    int i;
+    // SQLite turns a bound NaN into NULL; vtype f64 + NULL reads back as NaN.
+    void operator()(double d) { s.bind(i, d); }
+    void operator()(std::int64_t x) { s.bind(i, x); }
+    void operator()(std::uint64_t x) {
+      std::int64_t y;
+      std::memcpy(&y, &x, sizeof y);
+      s.bind(i, y);
+    }
+    void operator()(bool b) { s.bind(i, std::int64_t{b ? 1 : 0}); }
+    void operator()(const std::string& t) { s.bind_text(i, t); }
+    void operator()(const Bytes& b) { s.bind_blob(i, b.data); }
+  };
+  std::visit(B{s, i}, v);
+}
+
+Value read_value(const sql::Stmt& s, int vtype_col, int value_col) {
+  switch (static_cast<ValueType>(s.i64(vtype_col))) {
+    case ValueType::f64: return s.is_null(value_col) ? std::numeric_limits<double>::quiet_NaN() : s.f64(value_col);
+    case ValueType::i64: return s.i64(value_col);
+    case ValueType::u64: {
+      std::int64_t y = s.i64(value_col);
+      std::uint64_t x;
+      std::memcpy(&x, &y, sizeof x);
+      return x;
+    }
+    case ValueType::boolean: return s.i64(value_col) != 0;
+    case ValueType::string: return s.text(value_col);
+    case ValueType::bytes: {
+      auto b = s.blob(value_col);
+      return Bytes{{b.begin(), b.end()}};
+    }
+  }
+  return std::string();
+}
+
+struct IngestJob {
+  std::string adapter;
+  std::vector<Reading> readings;
+  SubmitOptions opts;
+  CommitCallback done;
+};
+
+struct DevState {
+  std::int64_t dev_id = 0;
+  std::uint64_t next_seq = 1;
+  std::int64_t last_seen = 0;
+  std::string adapter;
+  bool dirty = false;
+};
+
+struct StreamState {
+  std::int64_t stream_id = 0;
+  std::int64_t last_id = 0;
+  bool dirty = false;
+};
+
+}  // namespace
+
+struct Store::Impl {
+  StoreOptions opts;
+  const Clock& clock;
+  Metrics& metrics;
+  std::string incarnation;
+  std::string wal_path;
+
+  // ---- writer side (writer thread only, except the queue) ----
+  sql::Db wdb;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<IngestJob> ingest;
+  std::deque<std::function<void()>> execs;
+  std::size_t queued_rows = 0;
+  bool stopping = false;
+  std::thread writer;
+  std::function<void()> commit_listener;
+
+  std::unordered_map<std::string, DevState> devs;
+  std::unordered_map<std::string, StreamState> streams;  // key: dev_id \0 metric \0 unit
+  std::optional<steady::time_point> unsynced_since;
+  std::int64_t batched_upto = 0;
+  std::uint64_t next_batch_seq = 1;
+
+  sql::Stmt st_dev_get, st_dev_ins, st_dev_upd, st_stream_get, st_stream_ins, st_stream_upd, st_reading_ins,
+      st_dedup_get, st_dedup_put, st_meta_put;
+
+  // ---- read side ----
+  std::mutex qmu;  // HTTP queries
+  sql::Db qdb;
+  std::mutex umu;  // uplink reads
+  sql::Db udb;
+
+  Counter& c_commits;
+  Counter& c_readings;
+  Counter& c_throttled;
+  Counter& c_failures;
+  Counter& c_fsyncs;
+  Counter& c_dups;
+  Counter& c_rejected;
+  Gauge& g_queue;
+
+  Impl(const StoreOptions& o, const Clock& c, Metrics& m)
+      : opts(o),
+        clock(c),
+        metrics(m),
+        c_commits(m.counter("store_commits_total", {}, "Write transactions committed")),
+        c_readings(m.counter("store_readings_committed_total", {}, "Readings committed")),
+        c_throttled(m.counter("store_throttled_total", {}, "Submissions refused because the ingest queue was full")),
+        c_failures(m.counter("store_commit_failures_total", {}, "Write transactions that failed and rolled back")),
+        c_fsyncs(m.counter("store_fsyncs_total", {}, "WAL fsyncs")),
+        c_dups(m.counter("mqtt_redeliveries_deduplicated_total", {}, "MQTT redeliveries recognised and not stored twice")),
+        c_rejected(m.counter("rejected_payloads_total", {}, "Payloads kept in rejected_payloads")),
+        g_queue(m.gauge("store_ingest_queue_rows", {}, "Readings waiting for the writer")) {}
+
+  // ---------------------------------------------------------------- open
+  void open() {
+    const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    wdb = sql::Db(opts.path.string(), rw);
+    sqlite3_busy_timeout(wdb.get(), 10000);
+    {
+      sql::Stmt jm(wdb, "PRAGMA journal_mode=WAL");
+      jm.step();
+      if (jm.text(0) != "wal") throw sql::SqlError(SQLITE_ERROR, "cannot enable WAL mode");
+    }
+    wdb.exec("PRAGMA synchronous=NORMAL");
+    wdb.exec("PRAGMA foreign_keys=OFF");
+    wdb.exec("PRAGMA temp_store=MEMORY");
+    wdb.exec("PRAGMA cache_size=-8192");  // 8 MiB: bounded memory on small boxes
+    migrate(wdb);
+    wal_path = opts.path.string() + "-wal";
+
+    st_meta_put = sql::Stmt(wdb, "INSERT INTO meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    wdb.exec("BEGIN IMMEDIATE");
+    {
+      sql::Stmt g(wdb, "SELECT key, value FROM meta");
+      while (g.step()) {
+        auto k = g.text(0);
+        if (k == "incarnation_id") incarnation = g.text(1);
+        else if (k == "batched_upto") batched_upto = std::stoll(g.text(1));
+        else if (k == "next_batch_seq") next_batch_seq = std::stoull(g.text(1));
+      }
+    }
+    if (incarnation.empty()) {
+      incarnation = uuid_v7(clock.now());
+      st_meta_put.bind_text(1, "incarnation_id").bind_text(2, incarnation).run();
+      st_meta_put.bind_text(1, "created_at_ns").bind_text(2, std::to_string(to_unix_ns(clock.now()))).run();
+    }
+    wdb.exec("COMMIT");
+
+    st_dev_get = sql::Stmt(wdb, "SELECT dev_id, next_seq, last_seen_ns, adapter FROM devices WHERE name=?");
+    st_dev_ins = sql::Stmt(wdb, "INSERT INTO devices(name, adapter, next_seq, first_seen_ns, last_seen_ns) VALUES(?,?,1,?,?)");
+    st_dev_upd = sql::Stmt(wdb, "UPDATE devices SET next_seq=?, last_seen_ns=?, adapter=? WHERE dev_id=?");
+    st_stream_get = sql::Stmt(wdb, "SELECT stream_id, last_id FROM streams WHERE dev_id=? AND metric=? AND unit=?");
+    st_stream_ins = sql::Stmt(wdb, "INSERT INTO streams(dev_id, metric, unit) VALUES(?,?,?)");
+    st_stream_upd = sql::Stmt(wdb, "UPDATE streams SET last_id=? WHERE stream_id=?");
+    st_reading_ins = sql::Stmt(wdb,
+                               "INSERT INTO readings(stream_id, seq, src_seq, observed_ns, received_ns, quality, vtype, value, tags) "
+                               "VALUES(?,?,?,?,?,?,?,?,?)");
+    st_dedup_get = sql::Stmt(wdb, "SELECT payload_hash FROM mqtt_deliveries WHERE source=? AND packet_id=?");
+    st_dedup_put = sql::Stmt(wdb, "INSERT OR REPLACE INTO mqtt_deliveries(source, packet_id, payload_hash) VALUES(?,?,?)");
+
+    const int ro = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    qdb = sql::Db(opts.path.string(), ro);
+    udb = sql::Db(opts.path.string(), ro);
+    sqlite3_busy_timeout(qdb.get(), 5000);
+    sqlite3_busy_timeout(udb.get(), 5000);
+
+    writer = std::thread([this] { run(); });
+  }
+
+  // ---------------------------------------------------------------- writer loop
+  void fsync_wal() {
+    int fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fdatasync(fd);
+      ::close(fd);
+    }
+    c_fsyncs.inc();
+    unsynced_since.reset();
+  }
+
+  void run() {
+    std::unique_lock lk(mu);
+    while (true) {
+      if (ingest.empty() && execs.empty()) {
+        if (stopping) break;
+        if (unsynced_since) {
+          auto deadline = *unsynced_since + opts.sync_interval;
+          if (!cv.wait_until(lk, deadline, [&] { return stopping || !ingest.empty() || !execs.empty(); })) {
+            lk.unlock();
+            fsync_wal();  // idle: bound the power-cut window without waiting for the next commit
+            lk.lock();
+          }
+          continue;
+        }
+        cv.wait(lk, [&] { return stopping || !ingest.empty() || !execs.empty(); });
+        continue;
+      }
+      std::vector<IngestJob> jobs;
+      std::size_t rows = 0;
+      while (!ingest.empty() && (jobs.empty() || rows + ingest.front().readings.size() <= opts.max_rows_per_txn)) {
+        rows += ingest.front().readings.size();
+        jobs.push_back(std::move(ingest.front()));
+        ingest.pop_front();
+      }
+      queued_rows -= rows;
+      g_queue.set(static_cast<std::int64_t>(queued_rows));
+      std::deque<std::function<void()>> ex;
+      ex.swap(execs);
+      lk.unlock();
+      if (!jobs.empty()) commit_group(jobs);
+      for (auto& f : ex) f();
+      lk.lock();
+    }
+    lk.unlock();
+    if (unsynced_since) fsync_wal();
+  }
+
+  DevState& device(const std::string& name, const std::string& adapter, std::int64_t now_ns) {
+    auto it = devs.find(name);
+    if (it != devs.end()) return it->second;
+    DevState d;
+    st_dev_get.bind_text(1, name);
+    if (st_dev_get.step()) {
+      d.dev_id = st_dev_get.i64(0);
+      d.next_seq = static_cast<std::uint64_t>(st_dev_get.i64(1));
+      d.last_seen = st_dev_get.i64(2);
+      d.adapter = st_dev_get.text(3);
+      st_dev_get.reset();
+    } else {
+      st_dev_get.reset();
+      st_dev_ins.bind_text(1, name).bind_text(2, adapter).bind(3, now_ns).bind(4, now_ns).run();
+      d.dev_id = sqlite3_last_insert_rowid(wdb.get());
+      d.adapter = adapter;
+    }
+    return devs.emplace(name, d).first->second;
+  }
+
+  StreamState& stream(std::int64_t dev_id, const std::string& metric, const std::string& unit) {
+    std::string key = std::to_string(dev_id);
+    key.push_back('\0');
+    key += metric;
+    key.push_back('\0');
+    key += unit;
+    auto it = streams.find(key);
+    if (it != streams.end()) return it->second;
+    StreamState s;
+    st_stream_get.bind(1, dev_id).bind_text(2, metric).bind_text(3, unit);
+    if (st_stream_get.step()) {
+      s.stream_id = st_stream_get.i64(0);
+      s.last_id = st_stream_get.is_null(1) ? 0 : st_stream_get.i64(1);
+      st_stream_get.reset();
+    } else {
+      st_stream_get.reset();
+      st_stream_ins.bind(1, dev_id).bind_text(2, metric).bind_text(3, unit).run();
+      s.stream_id = sqlite3_last_insert_rowid(wdb.get());
+    }
+    // bound the cache: a stream map that grows without limit would be a leak on a box with
+    // churning device ids; re-reading a stream id is cheap
+    if (streams.size() > 100000) streams.clear();
+    return streams.emplace(std::move(key), s).first->second;
+  }
+
+  void commit_group(std::vector<IngestJob>& jobs) {
+    bool want_fsync = false;
+    for (const auto& j : jobs) want_fsync |= j.opts.durability == Durability::fsynced;
+    auto now_steady = clock.steady();
+    if (unsynced_since && now_steady - *unsynced_since >= opts.sync_interval) want_fsync = true;
+
+    std::vector<CommitStatus> status(jobs.size(), CommitStatus::committed);
+    std::size_t stored = 0;
+    try {
+      if (want_fsync) wdb.exec("PRAGMA synchronous=FULL");  // FULL in WAL mode: the commit fsyncs the WAL
+      wdb.exec("BEGIN IMMEDIATE");
+      std::vector<DevState*> touched_devs;
+      std::vector<StreamState*> touched_streams;
+      for (std::size_t k = 0; k < jobs.size(); ++k) {
+        auto& j = jobs[k];
+        if (j.opts.dedup && j.opts.dedup->is_redelivery) {
+          st_dedup_get.bind_text(1, j.opts.dedup->source).bind(2, std::int64_t{j.opts.dedup->packet_id});
+          bool seen = st_dedup_get.step() &&
+                      static_cast<std::uint64_t>(st_dedup_get.i64(0)) == j.opts.dedup->payload_hash;
+          st_dedup_get.reset();
+          if (seen) {
+            status[k] = CommitStatus::duplicate;
+            c_dups.inc();
+            continue;
+          }
+        }
+        for (auto& r : j.readings) {
+          auto now_ns = to_unix_ns(r.received);
+          DevState& d = device(r.device, j.adapter, now_ns);
+          StreamState& s = stream(d.dev_id, r.metric, r.unit);
+          r.seq = d.next_seq++;
+          auto& ins = st_reading_ins;
+          ins.bind(1, s.stream_id).bind(2, static_cast<std::int64_t>(r.seq));
+          if (r.src_seq) ins.bind(3, static_cast<std::int64_t>(*r.src_seq)); else ins.bind_null(3);
+          ins.bind(4, to_unix_ns(r.observed)).bind(5, now_ns).bind(6, std::int64_t{r.quality});
+          ins.bind(7, std::int64_t{static_cast<int>(value_type(r.value))});
+          bind_value(ins, 8, r.value);
+          if (r.tags.empty()) ins.bind_null(9); else ins.bind_blob(9, encode_tags(r.tags));
+          ins.run();
+          s.last_id = sqlite3_last_insert_rowid(wdb.get());
+          if (!s.dirty) { s.dirty = true; touched_streams.push_back(&s); }
+          if (!d.dirty) { d.dirty = true; touched_devs.push_back(&d); }
+          d.last_seen = std::max(d.last_seen, now_ns);
+          if (!j.adapter.empty()) d.adapter = j.adapter;
+          ++stored;
+        }
+        if (j.opts.dedup)
+          st_dedup_put.bind_text(1, j.opts.dedup->source)
+              .bind(2, std::int64_t{j.opts.dedup->packet_id})
+              .bind(3, static_cast<std::int64_t>(j.opts.dedup->payload_hash))
+              .run();
+      }
+      for (auto* d : touched_devs) {
+        st_dev_upd.bind(1, static_cast<std::int64_t>(d->next_seq)).bind(2, d->last_seen).bind_text(3, d->adapter)
+            .bind(4, d->dev_id).run();
+        d->dirty = false;
+      }
+      for (auto* s : touched_streams) {
+        st_stream_upd.bind(1, s->last_id).bind(2, s->stream_id).run();
+        s->dirty = false;
+      }
+      wdb.exec("COMMIT");
+      if (want_fsync) {
+        wdb.exec("PRAGMA synchronous=NORMAL");
+        c_fsyncs.inc();
+        unsynced_since.reset();
+      } else if (!unsynced_since) {
+        unsynced_since = now_steady;
+      }
+      c_commits.inc();
+      c_readings.inc(stored);
+    } catch (const sql::SqlError& e) {
+      sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_exec(wdb.get(), "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+      // caches may hold seqs of the rolled-back transaction: drop them, re-read lazily
+      devs.clear();
+      streams.clear();
+      c_failures.inc();
+      spdlog::error("store: commit of {} jobs failed: {}", jobs.size(), e.what());
+      for (auto& s : status) s = CommitStatus::failed;
+    }
+    for (std::size_t k = 0; k < jobs.size(); ++k)
+      if (jobs[k].done) jobs[k].done(status[k]);
+    if (stored && commit_listener) commit_listener();
+  }
+
+  template <class F>
+  auto on_writer(F f) -> Result<decltype(f())> {
+    using T = decltype(f());
+    auto p = std::make_shared<std::promise<Result<T>>>();
+    auto fut = p->get_future();
+    {
+      std::lock_guard lk(mu);
+      if (stopping) return fail(Error::retry("stopping", "store is shutting down"));
+      execs.push_back([this, p, f]() mutable {
+        try {
+          if constexpr (std::is_void_v<T>) {
+            f();
+            p->set_value({});
+          } else {
+            p->set_value(f());
+          }
+        } catch (const sql::SqlError& e) {
+          sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+          sqlite3_exec(wdb.get(), "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+          p->set_value(fail(Error::retry("sqlite", e.what())));
+        }
+      });
+    }
+    cv.notify_one();
+    return fut.get();
+  }
+
+  void put_meta(const char* k, const std::string& v) { st_meta_put.bind_text(1, k).bind_text(2, v).run(); }
+
+  // Read readings [first,last] on the uplink connection.
+  std::vector<Reading> read_range(std::int64_t first, std::int64_t last) {
+    std::lock_guard lk(umu);
+    sql::Stmt s(udb,
+                "SELECT d.name, st.metric, st.unit, r.seq, r.src_seq, r.observed_ns, r.received_ns, r.quality, r.vtype, "
+                "r.value, r.tags FROM readings r JOIN streams st ON st.stream_id=r.stream_id "
+                "JOIN devices d ON d.dev_id=st.dev_id WHERE r.id BETWEEN ? AND ? ORDER BY r.id");
+    s.bind(1, first).bind(2, last);
+    std::vector<Reading> out;
+    while (s.step()) {
+      Reading r;
+      r.device = s.text(0);
+      r.metric = s.text(1);
+      r.unit = s.text(2);
+      r.seq = static_cast<std::uint64_t>(s.i64(3));
+      if (!s.is_null(4)) r.src_seq = static_cast<std::uint64_t>(s.i64(4));
+      r.observed = from_unix_ns(s.i64(5));
+      r.received = from_unix_ns(s.i64(6));
+      r.quality = static_cast<std::uint32_t>(s.i64(7));
+      r.value = read_value(s, 8, 9);
+      if (!s.is_null(10)) r.tags = decode_tags(s.blob(10));
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+};
+
+// ------------------------------------------------------------------ public
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& opts, const Clock& clock, Metrics& metrics) {
+  auto impl = std::make_unique<Impl>(opts, clock, metrics);
+  try {
+    if (opts.path.has_parent_path()) std::filesystem::create_directories(opts.path.parent_path());
+    impl->open();
+  } catch (const sql::SqlError& e) {
+    return fail(Error::fatal("store_open", e.what()));
+  } catch (const std::exception& e) {
+    return fail(Error::fatal("store_open", e.what()));
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+void Store::submit(std::vector<Reading> readings, SubmitOptions opts, CommitCallback done) {
+  submit_from(std::string(), std::move(readings), std::move(opts), std::move(done));
+}
+
+void Store::submit_from(const std::string& adapter, std::vector<Reading> readings, SubmitOptions opts,
+                        CommitCallback done) {
+  auto& m = *impl_;
+  std::unique_lock lk(m.mu);
+  if (m.stopping || m.queued_rows + readings.size() > m.opts.queue_max_rows) {
+    lk.unlock();
+    m.c_throttled.inc();
+    if (done) done(CommitStatus::throttled);
+    return;
+  }
+  m.queued_rows += readings.size();
+  m.g_queue.set(static_cast<std::int64_t>(m.queued_rows));
+  m.ingest.push_back({adapter, std::move(readings), std::move(opts), std::move(done)});
+  lk.unlock();
+  m.cv.notify_one();
+}
+
+void Store::reject_payload(const std::string& adapter, const std::string& source, std::span<const std::uint8_t> payload,
+                           const std::string& reason) {
+  auto& m = *impl_;
+  std::vector<std::uint8_t> copy(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(payload.size(), 256 * 1024)));
+  auto at = to_unix_ns(m.clock.now());
+  std::lock_guard lk(m.mu);
+  if (m.stopping || m.execs.size() > 10000) return;  // best effort: never let inspection data back up ingest
+  m.execs.push_back([&m, adapter, source, copy = std::move(copy), reason, at] {
+    try {
+      sql::Stmt ins(m.wdb, "INSERT INTO rejected_payloads(at_ns, adapter, source, reason, payload) VALUES(?,?,?,?,?)");
+      ins.bind(1, at).bind_text(2, adapter).bind_text(3, source).bind_text(4, reason).bind_blob(5, copy).run();
+      auto id = sqlite3_last_insert_rowid(m.wdb.get());
+      sql::Stmt del(m.wdb, "DELETE FROM rejected_payloads WHERE id <= ?");
+      del.bind(1, static_cast<std::int64_t>(id - static_cast<std::int64_t>(m.opts.rejected_max))).run();
+      m.c_rejected.inc();
+      if (!m.unsynced_since) m.unsynced_since = m.clock.steady();
+    } catch (const sql::SqlError& e) {
+      spdlog::warn("store: could not keep rejected payload: {}", e.what());
+    }
+  });
+  m.cv.notify_one();
+}
+
+Result<LeaseResult> Store::lease(std::size_t max_rows, std::chrono::milliseconds max_age) {
+  auto& m = *impl_;
+  auto header = m.on_writer([&]() -> LeaseResult {
+    LeaseResult lr;
+    sql::Stmt old(m.wdb, "SELECT batch_seq, batch_id, first_id, last_id, created_ns FROM batches ORDER BY batch_seq LIMIT 1");
+    if (old.step()) {
+      Batch b;
+      b.batch_seq = static_cast<std::uint64_t>(old.i64(0));
+      b.batch_id = old.text(1);
+      b.first_id = old.i64(2);
+      b.last_id = old.i64(3);
+      b.created = from_unix_ns(old.i64(4));
+      lr.batch = std::move(b);
+      return lr;
+    }
+    sql::Stmt first(m.wdb, "SELECT id, received_ns FROM readings WHERE id > ? ORDER BY id LIMIT 1");
+    first.bind(1, m.batched_upto);
+    if (!first.step()) return lr;  // nothing waiting
+    std::int64_t first_id = first.i64(0);
+    auto oldest = from_unix_ns(first.i64(1));
+    std::int64_t last_id = 0;
+    sql::Stmt nth(m.wdb, "SELECT id FROM readings WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?");
+    nth.bind(1, m.batched_upto).bind(2, static_cast<std::int64_t>(max_rows) - 1);
+    if (nth.step()) {
+      last_id = nth.i64(0);
+    } else {
+      auto age = std::chrono::duration_cast<std::chrono::milliseconds>(m.clock.now() - oldest);
+      if (age < max_age && age.count() >= 0) {
+        lr.retry_after = max_age - age;
+        return lr;
+      }
+      sql::Stmt mx(m.wdb, "SELECT max(id) FROM readings");
+      mx.step();
+      last_id = mx.i64(0);
+    }
+    Batch b;
+    b.batch_seq = m.next_batch_seq;
+    b.created = m.clock.now();
+    b.batch_id = uuid_v7(b.created);
+    b.first_id = first_id;
+    b.last_id = last_id;
+    // The batch is fsync'd before it is handed out: after a power cut the same readings must
+    // come back under the same batch_id, or the lake could not recognise the duplicate.
+    m.wdb.exec("PRAGMA synchronous=FULL");
+    m.wdb.exec("BEGIN IMMEDIATE");
+    sql::Stmt ins(m.wdb, "INSERT INTO batches(batch_seq, batch_id, first_id, last_id, created_ns) VALUES(?,?,?,?,?)");
+    ins.bind(1, static_cast<std::int64_t>(b.batch_seq)).bind_text(2, b.batch_id).bind(3, first_id).bind(4, last_id)
+        .bind(5, to_unix_ns(b.created)).run();
+    m.put_meta("batched_upto", std::to_string(last_id));
+    m.put_meta("next_batch_seq", std::to_string(b.batch_seq + 1));
+    m.wdb.exec("COMMIT");
+    m.wdb.exec("PRAGMA synchronous=NORMAL");
+    m.c_fsyncs.inc();
+    m.unsynced_since.reset();
+    m.batched_upto = last_id;
+    m.next_batch_seq = b.batch_seq + 1;
+    lr.batch = std::move(b);
+    return lr;
+  });
+  if (!header) return fail(header.error());
+  if (header->batch) {
+    header->batch->incarnation_id = m.incarnation;
+    try {
+      header->batch->readings = m.read_range(header->batch->first_id, header->batch->last_id);
+    } catch (const sql::SqlError& e) {
+      return fail(Error::retry("sqlite", e.what()));
+    }
+  }
+  return header;
+}
+
+Result<void> Store::settle(std::uint64_t batch_seq) {
+  auto& m = *impl_;
+  return m.on_writer([&] {
+    sql::Stmt del(m.wdb, "DELETE FROM batches WHERE batch_seq=?");
+    del.bind(1, static_cast<std::int64_t>(batch_seq)).run();
+    if (!m.unsynced_since) m.unsynced_since = m.clock.steady();
+  });
+}
+
+OutboxStats Store::outbox_stats() {
+  auto& m = *impl_;
+  OutboxStats st;
+  try {
+    std::lock_guard lk(m.qmu);
+    sql::Stmt b(m.qdb, "SELECT count(*), min(first_id) FROM batches");
+    b.step();
+    st.pending_batches = b.i64(0);
+    std::int64_t from = b.is_null(1) ? -1 : b.i64(1) - 1;
+    if (from < 0) {
+      sql::Stmt mu(m.qdb, "SELECT value FROM meta WHERE key='batched_upto'");
+      from = mu.step() ? std::stoll(mu.text(0)) : 0;
+    }
+    sql::Stmt c(m.qdb, "SELECT count(*), (SELECT received_ns FROM readings WHERE id > ?1 ORDER BY id LIMIT 1) FROM readings WHERE id > ?1");
+    c.bind(1, from);
+    c.step();
+    st.unsent_rows = c.i64(0);
+    if (!c.is_null(1)) st.oldest_unsent_received = from_unix_ns(c.i64(1));
+  } catch (const sql::SqlError& e) {
+    spdlog::warn("store: outbox stats: {}", e.what());
+  }
+  return st;
+}
+
+namespace {
+std::vector<DeviceSummary> query_devices(sql::Db& db, std::optional<std::string_view> only) {
+  std::string q =
+      "SELECT d.name, d.adapter, d.last_seen_ns, st.metric, st.unit, r.vtype, r.value, r.observed_ns, r.id "
+      "FROM devices d LEFT JOIN streams st ON st.dev_id=d.dev_id LEFT JOIN readings r ON r.id=st.last_id ";
+  if (only) q += "WHERE d.name=? ";
+  q += "ORDER BY d.name, st.metric, r.id";
+  sql::Stmt s(db, q.c_str());
+  if (only) s.bind_text(1, *only);
+  std::vector<DeviceSummary> out;
+  while (s.step()) {
+    auto name = s.text(0);
+    if (out.empty() || out.back().id != name) {
+      DeviceSummary d;
+      d.id = name;
+      d.adapter = s.text(1);
+      d.last_seen = from_unix_ns(s.i64(2));
+      out.push_back(std::move(d));
+    }
+    if (s.is_null(8)) continue;
+    LatestValue v{s.text(3), read_value(s, 5, 6), s.text(4), from_unix_ns(s.i64(7))};
+    auto& latest = out.back().latest;
+    // one entry per metric: a metric reported under two units keeps the newest
+    if (!latest.empty() && latest.back().metric == v.metric) latest.back() = std::move(v);
+    else latest.push_back(std::move(v));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<DeviceSummary> Store::list_devices() {
+  std::lock_guard lk(impl_->qmu);
+  try {
+    return query_devices(impl_->qdb, std::nullopt);
+  } catch (const sql::SqlError& e) {
+    spdlog::warn("store: device query: {}", e.what());
+    return {};
+  }
+}
+
+std::optional<DeviceSummary> Store::get_device(std::string_view id) {
+  std::lock_guard lk(impl_->qmu);
+  try {
+    auto v = query_devices(impl_->qdb, id);
+    if (v.empty()) return std::nullopt;
+    return std::move(v.front());
+  } catch (const sql::SqlError& e) {
+    spdlog::warn("store: device query: {}", e.what());
+    return std::nullopt;
+  }
+}
+
+void Store::set_commit_listener(std::function<void()> fn) {
+  std::lock_guard lk(impl_->mu);
+  impl_->commit_listener = std::move(fn);
+}
+
+std::string Store::incarnation_id() const { return impl_->incarnation; }
+
+std::int64_t Store::rejected_payload_count() {
+  std::lock_guard lk(impl_->qmu);
+  sql::Stmt s(impl_->qdb, "SELECT count(*) FROM rejected_payloads");
+  s.step();
+  return s.i64(0);
+}
+
+void Store::flush() {
+  auto& m = *impl_;
+  // An exec job runs after every ingest job queued before it (same loop iteration or later).
+  (void)m.on_writer([&] { m.fsync_wal(); });
+}
+
+std::string Store::integrity_check() {
+  std::lock_guard lk(impl_->qmu);
+  sql::Stmt s(impl_->qdb, "PRAGMA integrity_check");
+  std::string out;
+  while (s.step()) {
+    if (!out.empty()) out += "\n";
+    out += s.text(0);
+  }
+  return out;
+}
+
+}  // namespace cg::store

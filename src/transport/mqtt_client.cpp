@@ -1,0 +1,291 @@
+#include "transport/mqtt_client.hpp"
+
+#include <MQTTAsync.h>
+
+#include <atomic>
+#include <cstring>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "transport/topic_match.hpp"
+
+namespace cg::transport {
+
+namespace {
+
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
+  auto* p = static_cast<const std::uint8_t*>(data);
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+struct Subscription {
+  std::string filter;
+  int qos;
+  std::string adapter_id;
+  MqttDecodeFn decode;
+  SubmitFn submit;
+  RejectFn reject;
+  Counter* decode_errors;
+  Counter* messages;
+};
+
+// Waits for the commit of one message's readings. Paho runs every callback of the process on one
+// thread, so one waiter per client suffices and is reused (no allocation per message).
+struct CommitWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  int pending = 0;
+  bool refused = false;
+
+  void arm(int n) {
+    std::lock_guard lk(mu);
+    pending = n;
+    refused = false;
+  }
+  CommitCallback callback() {
+    return [this](CommitStatus st) {
+      std::lock_guard lk(mu);
+      if (st == CommitStatus::throttled || st == CommitStatus::failed) refused = true;
+      if (--pending == 0) cv.notify_all();
+    };
+  }
+  bool wait_ok() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return pending == 0; });
+    return !refused;
+  }
+};
+
+}  // namespace
+
+struct MqttClient::Impl {
+  BrokerSettings s;
+  Metrics& metrics;
+  MQTTAsync client = nullptr;
+  std::vector<Subscription> subs;
+  std::atomic<bool> is_connected{false};
+  std::atomic<bool> stopping{false};
+  CommitWait wait;
+  Counter& c_refused;
+  Counter& c_connects;
+  Gauge& g_connected;
+
+  // reconnect loop for the initial connection (Paho's automatic reconnect covers later losses)
+  std::mutex rmu;
+  std::condition_variable rcv;
+  bool need_connect = false;
+  std::thread reconnector;
+  std::chrono::milliseconds backoff{500};
+
+  Impl(BrokerSettings settings, Metrics& m)
+      : s(std::move(settings)),
+        metrics(m),
+        c_refused(m.counter("mqtt_messages_refused_total", {{"broker", s.id}},
+                            "Messages not acknowledged because the store refused them (redelivered later)")),
+        c_connects(m.counter("mqtt_connects_total", {{"broker", s.id}}, "Successful connections to the broker")),
+        g_connected(m.gauge("mqtt_connected", {{"broker", s.id}}, "1 while connected to the broker")) {}
+
+  static int on_message(void* ctx, char* topic_name, int topic_len, MQTTAsync_message* msg) {
+    auto* self = static_cast<Impl*>(ctx);
+    std::string_view topic(topic_name, topic_len > 0 ? static_cast<std::size_t>(topic_len) : std::strlen(topic_name));
+    int rc = self->handle(topic, msg);
+    if (rc) {
+      MQTTAsync_freeMessage(&msg);
+      MQTTAsync_free(topic_name);
+    }
+    return rc;
+  }
+
+  int handle(std::string_view topic, MQTTAsync_message* msg) {
+    MqttMessage m;
+    m.topic = topic;
+    m.payload = {static_cast<const std::uint8_t*>(msg->payload), static_cast<std::size_t>(msg->payloadlen)};
+    m.qos = msg->qos;
+    m.retained = msg->retained != 0;
+    m.duplicate = msg->dup != 0;
+    std::uint64_t hash = fnv1a(fnv1a(1469598103934665603ull, topic.data(), topic.size()), m.payload.data(), m.payload.size());
+
+    // decode for every matching subscription first, then submit all and wait once
+    struct Out {
+      Subscription* sub;
+      std::vector<Reading> readings;
+    };
+    std::vector<Out> outs;
+    for (auto& sub : subs) {
+      if (!topic_matches(sub.filter, topic)) continue;
+      sub.messages->inc();
+      auto r = sub.decode(m);
+      if (!r) {
+        // bad payload: count, keep it for inspection, acknowledge (a redelivery cannot fix it)
+        sub.decode_errors->inc();
+        metrics.counter("adapter_decode_errors_total", {{"adapter", sub.adapter_id}, {"reason", r.error().code}}).inc();
+        sub.reject(m.payload, std::string(topic), r.error());
+        continue;
+      }
+      outs.push_back({&sub, std::move(*r)});
+    }
+    if (outs.empty()) return 1;
+    // QoS 0 has no packet id and no redelivery
+    for (int attempt = 0;; ++attempt) {
+      wait.arm(static_cast<int>(outs.size()));
+      for (auto& o : outs) {
+        SubmitOptions opts;
+        if (m.qos > 0)
+          opts.dedup = DedupKey{s.id + "/" + s.client_id + "/" + o.sub->adapter_id,
+                                static_cast<std::uint32_t>(msg->msgid), hash, m.duplicate};
+        // attempt > 0: the readings were refused, nothing was stored; resubmit copies
+        o.sub->submit(attempt == 0 ? std::move(o.readings) : o.readings, opts, wait.callback());
+      }
+      if (wait.wait_ok()) return 1;
+      // Refused (queue full or store failing): do not acknowledge. Give the writer a moment
+      // before Paho hands the message back, so a full store does not become a busy loop.
+      c_refused.inc();
+      if (stopping) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return 0;
+    }
+  }
+
+  static void on_connected(void* ctx, char*) {
+    auto* self = static_cast<Impl*>(ctx);
+    self->is_connected = true;
+    self->g_connected.set(1);
+    self->c_connects.inc();
+    self->backoff = std::chrono::milliseconds(500);
+    spdlog::info("mqtt: broker '{}' connected ({})", self->s.id, self->s.url);
+    self->subscribe_all();
+  }
+
+  static void on_connection_lost(void* ctx, char* cause) {
+    auto* self = static_cast<Impl*>(ctx);
+    if (self->is_connected.exchange(false)) {
+      self->g_connected.set(0);
+      spdlog::warn("mqtt: broker '{}' connection lost{}{}; reconnecting", self->s.id, cause ? ": " : "",
+                   cause ? cause : "");
+    }
+  }
+
+  static void on_connect_failure(void* ctx, MQTTAsync_failureData* resp) {
+    auto* self = static_cast<Impl*>(ctx);
+    spdlog::debug("mqtt: broker '{}' connect failed: {}", self->s.id, resp && resp->message ? resp->message : "");
+    std::lock_guard lk(self->rmu);
+    self->need_connect = true;
+    self->rcv.notify_all();
+  }
+
+  static void on_subscribe_failure(void* ctx, MQTTAsync_failureData* resp) {
+    auto* self = static_cast<Impl*>(ctx);
+    spdlog::error("mqtt: broker '{}' refused a subscription (code {})", self->s.id, resp ? resp->code : -1);
+  }
+
+  void subscribe_all() {
+    std::vector<char*> filters;
+    std::vector<int> qos;
+    for (auto& sub : subs) {
+      filters.push_back(sub.filter.data());
+      qos.push_back(sub.qos);
+    }
+    if (filters.empty()) return;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onFailure = on_subscribe_failure;
+    ro.context = this;
+    int rc = MQTTAsync_subscribeMany(client, static_cast<int>(filters.size()), filters.data(), qos.data(), &ro);
+    if (rc != MQTTASYNC_SUCCESS) spdlog::error("mqtt: broker '{}': subscribe failed ({})", s.id, rc);
+  }
+
+  int connect() {
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    co.keepAliveInterval = static_cast<int>(s.keepalive.count());
+    co.cleansession = 0;  // the broker keeps our session and queued QoS 1 messages across restarts
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.automaticReconnect = 1;
+    co.minRetryInterval = 1;
+    co.maxRetryInterval = 30;
+    co.connectTimeout = 10;
+    co.onFailure = on_connect_failure;
+    co.context = this;
+    if (!s.username.empty()) co.username = s.username.c_str();
+    if (!s.password.empty()) co.password = s.password.c_str();
+    return MQTTAsync_connect(client, &co);
+  }
+
+  void reconnect_loop() {
+    std::unique_lock lk(rmu);
+    while (!stopping) {
+      rcv.wait(lk, [&] { return stopping.load() || need_connect; });
+      if (stopping) break;
+      need_connect = false;
+      auto delay = backoff;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+      if (rcv.wait_for(lk, delay, [&] { return stopping.load(); })) break;
+      lk.unlock();
+      int rc = connect();
+      lk.lock();
+      if (rc != MQTTASYNC_SUCCESS) need_connect = true;
+    }
+  }
+};
+
+MqttClient::MqttClient(BrokerSettings settings, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(settings), metrics)) {}
+
+MqttClient::~MqttClient() { stop(); }
+
+void MqttClient::add_subscription(std::string filter, int qos, std::string adapter_id, MqttDecodeFn decode,
+                                  SubmitFn submit, RejectFn reject) {
+  auto& m = impl_->metrics;
+  Labels l{{"adapter", adapter_id}};
+  impl_->subs.push_back({std::move(filter), qos, adapter_id, std::move(decode), std::move(submit), std::move(reject),
+                         &m.counter("adapter_decode_errors_all_total", l, "Payloads an adapter could not decode"),
+                         &m.counter("mqtt_messages_received_total", l, "MQTT messages delivered to the adapter")});
+}
+
+Result<void> MqttClient::start() {
+  auto& m = *impl_;
+  MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
+  cro.MQTTVersion = MQTTVERSION_3_1_1;
+  int rc = MQTTAsync_createWithOptions(&m.client, m.s.url.c_str(), m.s.client_id.c_str(), MQTTCLIENT_PERSISTENCE_NONE,
+                                       nullptr, &cro);
+  if (rc != MQTTASYNC_SUCCESS)
+    return fail(Error::fatal("mqtt", "broker '" + m.s.id + "': cannot create client for " + m.s.url + " (" +
+                                         std::to_string(rc) + ")"));
+  MQTTAsync_setCallbacks(m.client, &m, Impl::on_connection_lost, Impl::on_message, nullptr);
+  MQTTAsync_setConnected(m.client, &m, Impl::on_connected);
+  m.reconnector = std::thread([&m] { m.reconnect_loop(); });
+  if (m.connect() != MQTTASYNC_SUCCESS) {
+    std::lock_guard lk(m.rmu);
+    m.need_connect = true;
+    m.rcv.notify_all();
+  }
+  return {};
+}
+
+void MqttClient::stop() {
+  auto& m = *impl_;
+  if (m.stopping.exchange(true)) return;
+  {
+    std::lock_guard lk(m.rmu);
+    m.rcv.notify_all();
+  }
+  if (m.reconnector.joinable()) m.reconnector.join();
+  if (m.client) {
+    MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
+    dopts.timeout = 2000;
+    MQTTAsync_disconnect(m.client, &dopts);
+    // Paho's destroy waits for its threads; after it no callback can run.
+    MQTTAsync_destroy(&m.client);
+  }
+  m.g_connected.set(0);
+}
+
+bool MqttClient::connected() const { return impl_->is_connected; }
+const std::string& MqttClient::id() const { return impl_->s.id; }
+
+}  // namespace cg::transport

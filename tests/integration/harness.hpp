@@ -1,0 +1,116 @@
+#pragma once
+// Integration harness: the real citygate binary, the real lake receiver (`citygate lake`) and a
+// real mosquitto, each a process on loopback, in a temp dir.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "support/http_client.hpp"
+#include "support/lake_files.hpp"
+#include "support/process.hpp"
+#include "support/wait.hpp"
+
+namespace cg::test {
+
+struct GatewaySettings {
+  int http_port = 0;
+  int lake_port = 0;
+  std::string broker_url;  // empty: no broker/mqtt adapter
+  std::string extra;       // appended TOML
+  std::string sink_extra;  // appended to the [[uplink.sinks]] table
+  int batch_max_rows = 500;
+  int batch_max_age_ms = 200;
+  int backoff_initial_ms = 50;
+  int backoff_max_ms = 500;
+};
+
+inline std::string gateway_toml(const std::filesystem::path& dir, const GatewaySettings& s) {
+  std::string t;
+  t += "[gateway]\nid = \"it-gw\"\nlog_level = \"info\"\n";
+  t += "[store]\npath = \"" + (dir / "gw.db").string() + "\"\n";
+  t += "[http]\nlisten = \"127.0.0.1:" + std::to_string(s.http_port) + "\"\n";
+  t += "[uplink]\nbatch_max_rows = " + std::to_string(s.batch_max_rows) +
+       "\nbatch_max_age_ms = " + std::to_string(s.batch_max_age_ms) +
+       "\nbackoff_initial_ms = " + std::to_string(s.backoff_initial_ms) +
+       "\nbackoff_max_ms = " + std::to_string(s.backoff_max_ms) + "\n";
+  t += "[[uplink.sinks]]\nkind = \"http\"\nid = \"lake\"\nurl = \"http://127.0.0.1:" + std::to_string(s.lake_port) +
+       "/v1/batches\"\ncompression = \"zstd\"\nconnect_timeout_ms = 1000\ntotal_timeout_ms = 3000\n" + s.sink_extra;
+  if (!s.broker_url.empty()) {
+    t += "[[brokers]]\nid = \"local\"\nurl = \"" + s.broker_url + "\"\nclient_id = \"citygate-it\"\n";
+    t += "[[adapters]]\nkind = \"mqtt_json\"\nid = \"street\"\nbroker = \"local\"\ntopics = [\"city/+/{device}/telemetry\"]\n"
+         "max_payload_bytes = 4096\n";
+  }
+  t += s.extra;
+  return t;
+}
+
+class Gateway {
+ public:
+  Gateway(const std::filesystem::path& dir, const GatewaySettings& s) : dir_(dir), settings_(s) {
+    if (!settings_.http_port) settings_.http_port = free_port();
+    write_file(dir_ / "gw.toml", gateway_toml(dir_, settings_));
+  }
+  void start() {
+    proc_ = std::make_unique<Process>(std::vector<std::string>{CITYGATE_BIN, "run", "--config", (dir_ / "gw.toml").string()},
+                                      dir_ / "gateway.log");
+    if (!wait_until([&] { return http_get(url("/readyz")).status == 200 || !proc_->running(); }))
+      throw std::runtime_error("gateway not ready: " + proc_->log());
+    if (!proc_->running()) throw std::runtime_error("gateway exited: " + proc_->log());
+  }
+  void kill9() { proc_->stop(9, 10000); }
+  int stop() { return proc_->stop(15, 20000); }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(settings_.http_port) + path; }
+  std::filesystem::path db() const { return dir_ / "gw.db"; }
+  Process& process() { return *proc_; }
+
+ private:
+  std::filesystem::path dir_;
+  GatewaySettings settings_;
+  std::unique_ptr<Process> proc_;
+};
+
+class Lake {
+ public:
+  explicit Lake(const std::filesystem::path& dir, int port = 0) : dir_(dir), port_(port ? port : free_port()) {}
+  void start() {
+    proc_ = std::make_unique<Process>(
+        std::vector<std::string>{CITYGATE_BIN, "lake", "--listen", "127.0.0.1:" + std::to_string(port_), "--dir",
+                                 (dir_ / "lake").string()},
+        dir_ / "lake.log");
+    if (!wait_port_open(port_)) throw std::runtime_error("lake did not start: " + proc_->log());
+  }
+  void stop() { proc_->stop(15, 10000); }
+  Process& process() { return *proc_; }
+  int port() const { return port_; }
+  std::filesystem::path data() const { return dir_ / "lake"; }
+
+ private:
+  std::filesystem::path dir_;
+  int port_;
+  std::unique_ptr<Process> proc_;
+};
+
+// One-off read-only SQLite query returning the first column of the first row as text.
+inline std::string sql_scalar(const std::filesystem::path& db, const std::string& q) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return "open failed";
+  }
+  sqlite3_busy_timeout(h, 5000);
+  sqlite3_stmt* st = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(h, q.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    auto* p = sqlite3_column_text(st, 0);
+    out = p ? reinterpret_cast<const char*>(p) : "";
+  } else {
+    out = std::string("error: ") + sqlite3_errmsg(h);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+}  // namespace cg::test

@@ -1,0 +1,65 @@
+#include "support/lake_files.hpp"
+
+#include <simdjson.h>
+
+#include <fstream>
+
+namespace cg::test {
+
+std::vector<LakeLine> read_lake(const std::filesystem::path& dir) {
+  std::vector<LakeLine> out;
+  if (!std::filesystem::exists(dir)) return out;
+  simdjson::dom::parser parser;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().extension() != ".ndjson") continue;
+    std::ifstream f(e.path());
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.empty()) continue;
+      simdjson::dom::element doc;
+      if (parser.parse(line).get(doc)) continue;  // a torn last line while the lake writes
+      LakeLine l;
+      l.file = e.path().string();
+      std::string_view s;
+      if (!doc["type"].get(s)) l.type = s;
+      if (!doc["device"].get(s)) l.device = s;
+      if (!doc["metric"].get(s)) l.metric = s;
+      if (!doc["unit"].get(s)) l.unit = s;
+      if (!doc["batch_id"].get(s)) l.batch_id = s;
+      if (!doc["observed_at"].get(s)) l.observed_at = s;
+      if (!doc["received_at"].get(s)) l.received_at = s;
+      std::uint64_t u;
+      if (!doc["seq"].get(u)) l.seq = u;
+      if (!doc["batch_seq"].get(u)) l.batch_seq = u;
+      if (!doc["src_seq"].get(u)) {
+        l.has_src_seq = true;
+        l.src_seq = u;
+      }
+      l.value_json = simdjson::minify(doc["value"]);
+      out.push_back(std::move(l));
+    }
+  }
+  return out;
+}
+
+LakeSummary summarize(const std::vector<LakeLine>& lines) {
+  LakeSummary s;
+  std::map<std::pair<std::string, std::uint64_t>, std::string> first_batch;
+  for (const auto& l : lines) {
+    if (l.type != "reading") continue;
+    ++s.lines;
+    auto key = std::make_pair(l.device, l.seq);
+    auto [it, fresh] = first_batch.emplace(key, l.batch_id);
+    if (fresh) {
+      s.seqs[l.device].insert(l.seq);
+    } else {
+      s.duplicate_batches.insert(l.batch_id);
+      if (it->second != l.batch_id) s.dup_only_as_repeated_batches = false;
+    }
+  }
+  s.unique = first_batch.size();
+  s.duplicate_lines = s.lines - s.unique;
+  return s;
+}
+
+}  // namespace cg::test
