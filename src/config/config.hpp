@@ -10,7 +10,9 @@
 //   so a file with a syntax error yields exactly that error.
 // - Every section's keys are declared once, as data (cg::ConfigKey tables in schema.cpp); the same
 //   tables drive validation, defaults and describe_config_markdown(). Adapter instances are
-//   validated against their kind's key table (find_adapter(kind)->keys).
+//   validated against their kind's key table (find_adapter(kind)->keys); an instance whose keys
+//   are all valid is then built once with its descriptor's make() and discarded, so combinations
+//   the adapter rejects are reported with the other errors (make() must not do I/O).
 // - Values are final: defaults applied, `${ENV}` substituted, derived defaults filled in (an empty
 //   broker client_id becomes "citygate-<gateway.id>"). Relative paths are kept as written; they
 //   resolve against the process's working directory when used.

@@ -120,6 +120,25 @@ class Listener : public std::enable_shared_from_this<Listener> {
     std::lock_guard lk(reg_mu_);
     sessions_.erase(s);
   }
+  // While a session waits for its handler's answer nothing else keeps it alive: the listener
+  // holds it (Responders only hold weak references, so that a Responder kept past shutdown never
+  // pins a socket of a dead io_context). False once stopped.
+  bool hold(std::shared_ptr<Session> s) {
+    std::lock_guard lk(reg_mu_);
+    if (stopped_.load()) return false;
+    auto* key = s.get();
+    held_[key] = std::move(s);
+    return true;
+  }
+  // Returns the reference so that the caller drops it outside reg_mu_.
+  std::shared_ptr<Session> release(Session* s) {
+    std::lock_guard lk(reg_mu_);
+    auto it = held_.find(s);
+    if (it == held_.end()) return nullptr;
+    auto ref = std::move(it->second);
+    held_.erase(it);
+    return ref;
+  }
   // Runs the router under the dispatch lock. Returns false (nothing called) once stopped.
   bool dispatch(Request& req, const Responder& respond);
   void note_handler_exception(std::string_view what);
@@ -147,6 +166,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::mutex reg_mu_;              // sessions_, listening_, stop flag transitions, acceptor setup
   bool listening_ = false;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<Session*, std::shared_ptr<Session>> held_;  // awaiting a handler's answer
 
   Gauge& open_connections_;
   Counter& accept_errors_;
@@ -331,23 +351,27 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // The responder may be called inline or later from any thread; it always posts back here.
     struct Pending {
-      std::shared_ptr<Session> session;
+      std::weak_ptr<Session> session;
       std::atomic<bool> done{false};
-      explicit Pending(std::shared_ptr<Session> s) : session(std::move(s)) {}
+      explicit Pending(std::weak_ptr<Session> s) : session(std::move(s)) {}
       ~Pending() {
         // Dropped without an answer (a handler bug): do not leave the client hanging. Skip once
         // stopped: the io_context may be tearing down.
-        if (!done.load() && !session->listener_stopped())
-          session->post_response(Response::problem(500, "Internal Server Error", "the handler produced no response"));
+        if (done.load()) return;
+        if (auto s = session.lock(); s && !s->listener_stopped())
+          s->post_response(Response::problem(500, "Internal Server Error", "the handler produced no response"));
       }
     };
-    auto pending = std::make_shared<Pending>(shared_from_this());
+    auto self = shared_from_this();
+    if (!listener_->hold(self)) return close();
+    auto pending = std::make_shared<Pending>(self);
     Responder respond = [pending](Response r) {
       if (pending->done.exchange(true)) {
         spdlog::debug("http: responder called more than once; extra response ignored");
         return;
       }
-      pending->session->post_response(std::move(r));
+      if (auto s = pending->session.lock()) s->post_response(std::move(r));
+      // else: the connection is gone (stopped or closed); nothing to answer
     };
     if (!listener_->dispatch(req, respond)) {
       pending->done = true;
@@ -356,6 +380,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write_response(Response r, bool force_close) {
+    // Keeps this session alive through the write; `held` is dropped at the end of this call.
+    auto held = listener_->release(this);
     if (closed_) return;
     if (r.status < 200 || r.status > 599) {
       spdlog::debug("http[{}]: handler answered with status {}; sending 500", listener_->name(), r.status);
@@ -415,6 +441,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();  // cancels the timer and pending operations
+    auto held = listener_->release(this);  // no answer will be written any more
   }
 
   std::shared_ptr<Listener> listener_;
@@ -483,8 +510,8 @@ Result<void> Listener::listen(const std::string& host_in, std::uint16_t port) {
   auto failed = [&](std::string_view what) {
     beast::error_code ignored;
     acceptor_.close(ignored);
-    return fail(Error::fatal("listen", fmt::format("{}: {} {}: {}", name_, what, fmt::format("[{}]:{}", host, port),
-                                                   ec.message())));
+    return fail(Error::fatal("listen", fmt::format("{}: {} {}:{}: {}", name_, what,
+                                                   addr.is_v6() ? "[" + host + "]" : host, port, ec.message())));
   };
   {
     // Under reg_mu_: a concurrent stop() closes the acceptor under the same lock.
@@ -554,12 +581,14 @@ void Listener::stop() {
   std::unique_lock<std::shared_mutex> dl(dispatch_mu_, std::defer_lock);
   if (t_dispatching != this) dl.lock();
   std::vector<std::shared_ptr<Session>> live;
+  std::unordered_map<Session*, std::shared_ptr<Session>> held;
   {
     std::lock_guard lk(reg_mu_);
     if (stopped_.exchange(true)) return;
     live.reserve(sessions_.size());
     for (auto& [p, w] : sessions_)
       if (auto s = w.lock()) live.push_back(std::move(s));
+    held.swap(held_);  // `live` keeps them until their close has run
   }
   if (dl.owns_lock()) dl.unlock();
   net::post(strand_, [self = shared_from_this()] {
@@ -569,7 +598,7 @@ void Listener::stop() {
     self->accept_retry_.cancel();
   });
   for (auto& s : live) s->post_close();
-  // `live` is released here, outside reg_mu_ (a Session destructor takes it).
+  // `live` and `held` are released here, outside reg_mu_ (a Session destructor takes it).
 }
 
 }  // namespace detail

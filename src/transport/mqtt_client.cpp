@@ -180,6 +180,11 @@ struct MqttClient::Impl {
     self->rcv.notify_all();
   }
 
+  static void on_subscribed(void* ctx, MQTTAsync_successData*) {
+    auto* self = static_cast<Impl*>(ctx);
+    spdlog::info("mqtt: broker '{}' subscribed to {} filter(s)", self->s.id, self->subs.size());
+  }
+
   static void on_subscribe_failure(void* ctx, MQTTAsync_failureData* resp) {
     auto* self = static_cast<Impl*>(ctx);
     spdlog::error("mqtt: broker '{}' refused a subscription (code {})", self->s.id, resp ? resp->code : -1);
@@ -194,6 +199,7 @@ struct MqttClient::Impl {
     }
     if (filters.empty()) return;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_subscribed;
     ro.onFailure = on_subscribe_failure;
     ro.context = this;
     int rc = MQTTAsync_subscribeMany(client, static_cast<int>(filters.size()), filters.data(), qos.data(), &ro);

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "adapter_api/adapter.hpp"
 #include "config/config.hpp"
@@ -22,7 +23,11 @@ TEST_CASE("docs/config.md contains describe_config_markdown() verbatim") {
 TEST_CASE("the reference lists every section and key") {
   std::string md = describe_config_markdown();
   for (const auto& s : schema::sections()) {
-    CHECK(md.find(std::string(s.path)) != std::string::npos);
+    const auto* parent = schema::find_section(s.parent);
+    std::string heading = parent && parent->array ? fmt::format("### `{}` in `[[{}]]`", s.name, parent->path)
+                          : s.array        ? fmt::format("### `[[{}]]`", s.path)
+                                           : fmt::format("### `[{}]`", s.path);
+    CHECK(md.find(heading) != std::string::npos);
     for (const auto& k : s.keys) CHECK(md.find("| `" + std::string(k.name) + "` |") != std::string::npos);
   }
   CHECK(md.find("| `sync_interval_ms` | integer | `100` | 1 .. 10000 |") != std::string::npos);

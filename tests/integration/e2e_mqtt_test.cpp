@@ -1,6 +1,7 @@
 // End to end with real parts: publishers → mosquitto → citygate (mqtt_json) → SQLite → lake.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <thread>
 
 #include "integration/harness.hpp"
@@ -44,7 +45,7 @@ void check_complete(const LakeSummary& s, const std::vector<LakeLine>& lines, in
 
 }  // namespace
 
-TEST_CASE("10,000 QoS 1 messages from several publishers reach the lake exactly once", "[integration][mqtt]") {
+TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly once", "[integration][mqtt]") {
   TempDir dir;
   Mosquitto broker(dir / "mosquitto");
   Lake lake(dir.path());
@@ -94,7 +95,7 @@ TEST_CASE("10,000 QoS 1 messages from several publishers reach the lake exactly 
   CHECK(gw.stop() == 0);
 }
 
-TEST_CASE("lake outage under load: nothing lost, duplicates only as repeated batch ids, outbox drains",
+TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated batch ids, outbox drains",
           "[integration][outage]") {
   TempDir dir;
   Mosquitto broker(dir / "mosquitto");

@@ -46,7 +46,7 @@ int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':')
 
 }  // namespace
 
-TEST_CASE("kill -9 during ingest and during upload: every acknowledged message reaches the lake, store intact",
+TEST_CASE("kill -9 during ingest and during upload - every acknowledged message reaches the lake and the store stays intact",
           "[integration][crash]") {
   TempDir dir;
   Mosquitto broker(dir / "mosquitto");
@@ -158,7 +158,7 @@ TEST_CASE("bad input on MQTT and HTTP is counted and answered, and the gateway k
   CHECK(gw.stop() == 0);
 }
 
-TEST_CASE("simulated fleet: the demo's path works within seconds", "[integration][demo]") {
+TEST_CASE("simulated fleet - the demo's path works within seconds", "[integration][demo]") {
   TempDir dir;
   Lake lake(dir.path());
   lake.start();

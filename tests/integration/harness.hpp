@@ -58,6 +58,16 @@ class Gateway {
     if (!wait_until([&] { return http_get(url("/readyz")).status == 200 || !proc_->running(); }))
       throw std::runtime_error("gateway not ready: " + proc_->log());
     if (!proc_->running()) throw std::runtime_error("gateway exited: " + proc_->log());
+    // with a broker: messages published before the subscription exists are not ours to lose
+    if (!settings_.broker_url.empty() &&
+        !wait_until([&] { return count_of(proc_->log(), "subscribed to") > subscribed_seen_; }))
+      throw std::runtime_error("gateway did not subscribe: " + proc_->log());
+    subscribed_seen_ = count_of(proc_->log(), "subscribed to");
+  }
+  static std::size_t count_of(const std::string& hay, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+    return n;
   }
   void kill9() { proc_->stop(9, 10000); }
   int stop() { return proc_->stop(15, 20000); }
@@ -69,6 +79,7 @@ class Gateway {
   std::filesystem::path dir_;
   GatewaySettings settings_;
   std::unique_ptr<Process> proc_;
+  std::size_t subscribed_seen_ = 0;
 };
 
 class Lake {
