@@ -64,7 +64,8 @@ Result<void> fsync_dir(const fs::path& dir) {
 
 // Creates `dir` and any missing parents, fsyncing each parent whose entries changed.
 Result<void> make_dirs_durable(const fs::path& dir) {
-  if (fs::is_directory(dir)) return {};
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return {};
   if (dir.has_parent_path() && dir.parent_path() != dir) {
     if (auto r = make_dirs_durable(dir.parent_path()); !r) return r;
   }
@@ -165,8 +166,9 @@ class PartitionFiles {
   PartitionFiles(fs::path root, std::int64_t start_ms) : root_(std::move(root)), start_ms_(start_ms) {}
   ~PartitionFiles() { close_all(); }
 
-  // Appends `lines` (complete NDJSON lines) to the partition's file and fdatasyncs it. On failure
-  // the file is cut back to its previous length so that readers never see a partial batch.
+  // Appends the lines produced by `next_slice` (complete NDJSON lines; it returns false with the
+  // last slice) to the partition's file and fdatasyncs it. On failure the file is cut back to its
+  // previous length so that readers never see a partial batch.
   Result<void> append(const std::string& partition, const std::string& date,
                       const std::function<bool(std::string&)>& next_slice) {
     if (date != date_) {
@@ -189,7 +191,9 @@ class PartitionFiles {
     }
     if (r && ::fdatasync(*fd) != 0) r = fail(Error::retry("io", "fdatasync: " + errno_text(errno)));
     if (!r) {
-      if (::ftruncate(*fd, before) != 0) {
+      if (::ftruncate(*fd, before) == 0) {
+        ::fdatasync(*fd);  // best effort: the batch was not acknowledged either way
+      } else {
         // Could not undo: never append to this file again (a new one gets a new name).
         spdlog::error("lake: cannot truncate {} back after a failed write: {}", partition, errno_text(errno));
         ::close(*fd);
@@ -250,7 +254,10 @@ class LakeReceiver::Impl {
     if (server_) return fail(Error::fatal("lake", "already started"));
     if (opts_.dir.empty()) return fail(Error::fatal("lake_state", "no data directory given (--dir)"));
     const fs::path state_dir = opts_.dir / "_state";
-    if (auto r = make_dirs_durable(fs::absolute(state_dir)); !r)
+    std::error_code ec;
+    const fs::path abs_state_dir = fs::absolute(state_dir, ec);
+    if (ec) return fail(Error::fatal("lake_state", fmt::format("{}: {}", state_dir.string(), ec.message())));
+    if (auto r = make_dirs_durable(abs_state_dir); !r)
       return fail(Error::fatal("lake_state", r.error().message));
     state_ = std::make_unique<DedupState>();
     if (auto r = state_->load(state_dir); !r) return r;

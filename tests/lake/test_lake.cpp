@@ -484,11 +484,47 @@ TEST_CASE("lake: partition is dt=<UTC date>/gateway=<percent-encoded id>", "[lak
   for (const auto& f : files) CHECK(f.rfind("dt=", 0) == 0);
 }
 
-TEST_CASE("lake: run_lake returns 70 when it cannot bind", "[lake]") {
+TEST_CASE("lake: a storage failure is a 500, nothing is recorded, the retry succeeds", "[lake]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path());
+  const auto date = cg::format_utc_date(cg::SystemClock{}.now());
+  // A file where the partition directory must go: mkdir of gateway=… fails with ENOTDIR.
+  cg::test::write_file(tmp.path() / ("dt=" + date), "obstacle");
+  auto body = cg::wire::encode_batch(header(), sample_readings());
+  auto r = lake.post(body);
+  if (cg::format_utc_date(cg::SystemClock{}.now()) != date) return;  // crossed midnight: inconclusive
+  CHECK(r.status == 500);
+  CHECK(r.header("content-type") == "application/problem+json");
+  CHECK(lake.metrics.value("lake_io_errors_total") == 1);
+  CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log").empty());
+
+  fs::remove(tmp.path() / ("dt=" + date));
+  CHECK(lake.post(body).status == 200);
+  CHECK(data_lines(tmp.path()).size() == 7);
+}
+
+TEST_CASE("lake: start() errors; run_lake returns 70 when it cannot start", "[lake]") {
   cg::test::TempDir tmp;
   Lake lake(tmp.path() / "a");
   cg::lake::LakeOptions o;
   o.port = lake.port();
   o.dir = tmp.path() / "b";
+  CHECK(cg::lake::run_lake(o) == 70);  // port in use
+
+  cg::test::write_file(tmp.path() / "file", "x");
+  boost::asio::io_context io;
+  cg::Metrics m;
+  cg::lake::LakeOptions bad;
+  bad.dir = tmp.path() / "file";  // not a directory
+  cg::lake::LakeReceiver rx(io, bad, m);
+  auto r = rx.start();
+  REQUIRE(!r.has_value());
+  CHECK(r.error().code == "lake_state");
+  CHECK(r.error().disposition == cg::Disposition::fatal);
+  o.port = 0;
+  o.dir = bad.dir;
   CHECK(cg::lake::run_lake(o) == 70);
+
+  cg::lake::LakeReceiver no_dir(io, cg::lake::LakeOptions{}, m);
+  CHECK(!no_dir.start().has_value());
 }

@@ -18,8 +18,8 @@ using namespace std::chrono_literals;
 namespace {
 
 struct LakeThread {
+  Metrics metrics;  // outlives the io_context: handlers destroyed with it still count
   boost::asio::io_context io;
-  Metrics metrics;
   std::unique_ptr<lake::LakeReceiver> rx;
   std::thread th;
   LakeThread(const std::filesystem::path& dir, std::uint16_t port) {
