@@ -32,6 +32,7 @@ stop() {
   kill -TERM "$LAKE" 2>/dev/null || true
   wait "$LAKE" 2>/dev/null || true
   echo "stopped. Data stays in $BUILD/demo/ (citygate.db, lake/)."
+  exit 0
 }
 trap stop INT TERM EXIT
 

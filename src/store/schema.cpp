@@ -11,6 +11,9 @@ constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- One row per device key seen. next_seq is the next gateway seq for the device (gap-free).
+-- devices.next_seq/last_seen_ns and streams.last_id are written back lazily (every
+-- state_flush_interval) to keep one commit per MQTT message cheap; they are exact for readings up
+-- to meta.state_upto, and opening the store replays the readings after it.
 CREATE TABLE devices(
   dev_id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -28,6 +31,9 @@ CREATE TABLE streams(
   UNIQUE(dev_id, metric, unit));
 -- value has no declared type: REAL, INTEGER (u64 stored bit-cast), TEXT or BLOB per vtype.
 -- tags: NULL, or length-prefixed key/value pairs (see store.cpp encode_tags).
+-- dedup_key/dedup_hash: on the first reading of a broker delivery, (source_id << 16 | packet id)
+-- and the payload hash, written in the same transaction: recognises an MQTT redelivery (DUP) of a
+-- message whose readings were committed but whose PUBACK was lost.
 CREATE TABLE readings(
   id INTEGER PRIMARY KEY,
   stream_id INTEGER NOT NULL,
@@ -38,7 +44,9 @@ CREATE TABLE readings(
   quality INTEGER NOT NULL,
   vtype INTEGER NOT NULL,
   value,
-  tags BLOB);
+  tags BLOB,
+  dedup_key INTEGER,
+  dedup_hash INTEGER);
 -- Outbox: formed, unsettled batches (ranges of reading ids). Rows above meta.batched_upto are
 -- waiting to be batched.
 CREATE TABLE batches(
@@ -54,13 +62,8 @@ CREATE TABLE rejected_payloads(
   source TEXT NOT NULL,
   reason TEXT NOT NULL,
   payload BLOB NOT NULL);
--- The last delivery per (broker session, packet id): recognises MQTT redeliveries (DUP) of a
--- message whose readings were committed but whose PUBACK was lost.
-CREATE TABLE mqtt_deliveries(
-  source TEXT NOT NULL,
-  packet_id INTEGER NOT NULL,
-  payload_hash INTEGER NOT NULL,
-  PRIMARY KEY(source, packet_id)) WITHOUT ROWID;
+-- Broker delivery sources (broker session + adapter), interned for dedup_key.
+CREATE TABLE sources(source_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 )sql",
 };
 }  // namespace

@@ -152,10 +152,25 @@ struct Store::Impl {
   std::unordered_map<std::string, StreamState> streams;  // key: dev_id \0 metric \0 unit
   std::optional<steady::time_point> unsynced_since;
   std::int64_t batched_upto = 0;
+  std::int64_t state_upto = 0;
   std::uint64_t next_batch_seq = 1;
 
   sql::Stmt st_dev_get, st_dev_ins, st_dev_upd, st_stream_get, st_stream_ins, st_stream_upd, st_reading_ins,
-      st_dedup_get, st_dedup_put, st_meta_put;
+      st_meta_put;
+
+  // Device/stream state written back lazily (see schema.cpp): what changed since the last flush.
+  std::vector<std::string> dirty_devs;
+  std::vector<std::string> dirty_streams;
+  steady::time_point last_state_flush{};
+  std::int64_t last_id = 0;  // newest reading id committed
+  static constexpr auto kStateFlushInterval = std::chrono::milliseconds(250);
+
+  // Recent broker deliveries: (source_id << 16 | packet id) -> payload hash. Only the message in
+  // Paho's callback at a crash can be committed but unacknowledged, so the tail of the table
+  // (kDedupTail rows) loaded at open is ample.
+  std::unordered_map<std::uint64_t, std::uint64_t> recent;
+  std::unordered_map<std::string, std::int64_t> source_ids;
+  static constexpr std::int64_t kDedupTail = 200000;
 
   // ---- read side ----
   std::mutex qmu;  // HTTP queries
@@ -199,6 +214,10 @@ struct Store::Impl {
     wdb.exec("PRAGMA foreign_keys=OFF");
     wdb.exec("PRAGMA temp_store=MEMORY");
     wdb.exec("PRAGMA cache_size=-8192");  // 8 MiB: bounded memory on small boxes
+    // Checkpoints fsync twice; with one commit per MQTT message the default (1000 pages) would
+    // checkpoint every few hundred messages. 4000 pages bounds the WAL near 16 MiB.
+    wdb.exec("PRAGMA wal_autocheckpoint=4000");
+    wdb.exec("PRAGMA journal_size_limit=67108864");
     migrate(wdb);
     wal_path = opts.path.string() + "-wal";
 
@@ -211,6 +230,7 @@ struct Store::Impl {
         if (k == "incarnation_id") incarnation = g.text(1);
         else if (k == "batched_upto") batched_upto = std::stoll(g.text(1));
         else if (k == "next_batch_seq") next_batch_seq = std::stoull(g.text(1));
+        else if (k == "state_upto") state_upto = std::stoll(g.text(1));
       }
     }
     if (incarnation.empty()) {
@@ -227,10 +247,9 @@ struct Store::Impl {
     st_stream_ins = sql::Stmt(wdb, "INSERT INTO streams(dev_id, metric, unit) VALUES(?,?,?)");
     st_stream_upd = sql::Stmt(wdb, "UPDATE streams SET last_id=? WHERE stream_id=?");
     st_reading_ins = sql::Stmt(wdb,
-                               "INSERT INTO readings(stream_id, seq, src_seq, observed_ns, received_ns, quality, vtype, value, tags) "
-                               "VALUES(?,?,?,?,?,?,?,?,?)");
-    st_dedup_get = sql::Stmt(wdb, "SELECT payload_hash FROM mqtt_deliveries WHERE source=? AND packet_id=?");
-    st_dedup_put = sql::Stmt(wdb, "INSERT OR REPLACE INTO mqtt_deliveries(source, packet_id, payload_hash) VALUES(?,?,?)");
+                               "INSERT INTO readings(stream_id, seq, src_seq, observed_ns, received_ns, quality, vtype, value, tags, "
+                               "dedup_key, dedup_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    recover_state();
 
     const int ro = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     qdb = sql::Db(opts.path.string(), ro);
@@ -239,6 +258,73 @@ struct Store::Impl {
     sqlite3_busy_timeout(udb.get(), 5000);
 
     writer = std::thread([this] { run(); });
+  }
+
+  // Replays readings committed after the last state flush (a crash) into devices/streams, and
+  // loads the recent delivery keys. Runs once at open, before the writer thread starts.
+  void recover_state() {
+    wdb.exec("BEGIN IMMEDIATE");
+    {
+      sql::Stmt mx(wdb, "SELECT coalesce(max(id), 0) FROM readings");
+      mx.step();
+      last_id = mx.i64(0);
+    }
+    if (last_id > state_upto) {
+      sql::Stmt tail(wdb,
+                     "SELECT r.id, r.stream_id, r.seq, r.received_ns, s.dev_id FROM readings r "
+                     "JOIN streams s ON s.stream_id=r.stream_id WHERE r.id > ? ORDER BY r.id");
+      tail.bind(1, state_upto);
+      sql::Stmt dev(wdb, "UPDATE devices SET next_seq=max(next_seq, ?), last_seen_ns=max(last_seen_ns, ?) WHERE dev_id=?");
+      sql::Stmt str(wdb, "UPDATE streams SET last_id=? WHERE stream_id=?");
+      std::size_t n = 0;
+      while (tail.step()) {
+        dev.bind(1, tail.i64(2) + 1).bind(2, tail.i64(3)).bind(3, tail.i64(4)).run();
+        str.bind(1, tail.i64(0)).bind(2, tail.i64(1)).run();
+        ++n;
+      }
+      put_meta("state_upto", std::to_string(last_id));
+      state_upto = last_id;
+      spdlog::info("store: replayed {} readings into device state after an unclean stop", n);
+    }
+    {
+      sql::Stmt src(wdb, "SELECT source_id, name FROM sources");
+      while (src.step()) source_ids.emplace(src.text(1), src.i64(0));
+      sql::Stmt d(wdb, "SELECT dedup_key, dedup_hash FROM readings WHERE id > ? AND dedup_key IS NOT NULL ORDER BY id");
+      d.bind(1, last_id - kDedupTail);
+      while (d.step()) recent[static_cast<std::uint64_t>(d.i64(0))] = static_cast<std::uint64_t>(d.i64(1));
+    }
+    wdb.exec("COMMIT");
+  }
+
+  std::int64_t source_id(const std::string& name) {
+    auto it = source_ids.find(name);
+    if (it != source_ids.end()) return it->second;
+    sql::Stmt ins(wdb, "INSERT INTO sources(name) VALUES(?)");
+    ins.bind_text(1, name).run();
+    std::int64_t id = sqlite3_last_insert_rowid(wdb.get());
+    return source_ids.emplace(name, id).first->second;
+  }
+
+  // Writes the lazily kept device/stream state (inside the caller's transaction).
+  void flush_state() {
+    for (const auto& name : dirty_devs) {
+      auto it = devs.find(name);
+      if (it == devs.end()) continue;
+      auto& d = it->second;
+      st_dev_upd.bind(1, static_cast<std::int64_t>(d.next_seq)).bind(2, d.last_seen).bind_text(3, d.adapter)
+          .bind(4, d.dev_id).run();
+      d.dirty = false;
+    }
+    for (const auto& key : dirty_streams) {
+      auto it = streams.find(key);
+      if (it == streams.end()) continue;
+      st_stream_upd.bind(1, it->second.last_id).bind(2, it->second.stream_id).run();
+      it->second.dirty = false;
+    }
+    dirty_devs.clear();
+    dirty_streams.clear();
+    put_meta("state_upto", std::to_string(last_id));
+    state_upto = last_id;
   }
 
   // ---------------------------------------------------------------- writer loop
@@ -286,7 +372,37 @@ struct Store::Impl {
       lk.lock();
     }
     lk.unlock();
-    if (unsynced_since) fsync_wal();
+    try {
+      if (!dirty_devs.empty() || !dirty_streams.empty() || state_upto != last_id) {
+        wdb.exec("BEGIN IMMEDIATE");
+        flush_state();
+        wdb.exec("COMMIT");
+      }
+    } catch (const sql::SqlError& e) {
+      sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      spdlog::warn("store: final state flush failed (replayed at next open): {}", e.what());
+    }
+    fsync_wal();
+  }
+
+  // After a failed transaction the in-memory seqs may be ahead of the database. Rebuild the
+  // committed state from the database itself (replay after state_upto), then start clean.
+  void drop_caches_after_rollback() {
+    devs.clear();
+    streams.clear();
+    source_ids.clear();
+    dirty_devs.clear();
+    dirty_streams.clear();
+    try {
+      state_upto = [&] {
+        sql::Stmt g(wdb, "SELECT value FROM meta WHERE key='state_upto'");
+        return g.step() ? std::stoll(g.text(0)) : std::int64_t{0};
+      }();
+      recover_state();
+    } catch (const sql::SqlError& e) {
+      sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      spdlog::error("store: cannot rebuild device state after a failed commit: {}", e.what());
+    }
   }
 
   DevState& device(const std::string& name, const std::string& adapter, std::int64_t now_ns) {
@@ -309,14 +425,18 @@ struct Store::Impl {
     return devs.emplace(name, d).first->second;
   }
 
-  StreamState& stream(std::int64_t dev_id, const std::string& metric, const std::string& unit) {
+  StreamState& stream(std::int64_t dev_id, const std::string& metric, const std::string& unit,
+                      const std::string** key_out) {
     std::string key = std::to_string(dev_id);
     key.push_back('\0');
     key += metric;
     key.push_back('\0');
     key += unit;
     auto it = streams.find(key);
-    if (it != streams.end()) return it->second;
+    if (it != streams.end()) {
+      *key_out = &it->first;
+      return it->second;
+    }
     StreamState s;
     st_stream_get.bind(1, dev_id).bind_text(2, metric).bind_text(3, unit);
     if (st_stream_get.step()) {
@@ -328,10 +448,9 @@ struct Store::Impl {
       st_stream_ins.bind(1, dev_id).bind_text(2, metric).bind_text(3, unit).run();
       s.stream_id = sqlite3_last_insert_rowid(wdb.get());
     }
-    // bound the cache: a stream map that grows without limit would be a leak on a box with
-    // churning device ids; re-reading a stream id is cheap
-    if (streams.size() > 100000) streams.clear();
-    return streams.emplace(std::move(key), s).first->second;
+    auto ins = streams.emplace(std::move(key), s).first;
+    *key_out = &ins->first;
+    return ins->second;
   }
 
   void commit_group(std::vector<IngestJob>& jobs) {
@@ -341,29 +460,31 @@ struct Store::Impl {
     if (unsynced_since && now_steady - *unsynced_since >= opts.sync_interval) want_fsync = true;
 
     std::vector<CommitStatus> status(jobs.size(), CommitStatus::committed);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> new_keys;
     std::size_t stored = 0;
     try {
       if (want_fsync) wdb.exec("PRAGMA synchronous=FULL");  // FULL in WAL mode: the commit fsyncs the WAL
       wdb.exec("BEGIN IMMEDIATE");
-      std::vector<DevState*> touched_devs;
-      std::vector<StreamState*> touched_streams;
       for (std::size_t k = 0; k < jobs.size(); ++k) {
         auto& j = jobs[k];
-        if (j.opts.dedup && j.opts.dedup->is_redelivery) {
-          st_dedup_get.bind_text(1, j.opts.dedup->source).bind(2, std::int64_t{j.opts.dedup->packet_id});
-          bool seen = st_dedup_get.step() &&
-                      static_cast<std::uint64_t>(st_dedup_get.i64(0)) == j.opts.dedup->payload_hash;
-          st_dedup_get.reset();
-          if (seen) {
-            status[k] = CommitStatus::duplicate;
-            c_dups.inc();
-            continue;
+        std::optional<std::uint64_t> dkey;
+        if (j.opts.dedup) {
+          dkey = (static_cast<std::uint64_t>(source_id(j.opts.dedup->source)) << 16) | (j.opts.dedup->packet_id & 0xFFFF);
+          if (j.opts.dedup->is_redelivery) {
+            auto it = recent.find(*dkey);
+            if (it != recent.end() && it->second == j.opts.dedup->payload_hash) {
+              status[k] = CommitStatus::duplicate;
+              c_dups.inc();
+              continue;
+            }
           }
         }
+        bool first_of_job = true;
         for (auto& r : j.readings) {
           auto now_ns = to_unix_ns(r.received);
           DevState& d = device(r.device, j.adapter, now_ns);
-          StreamState& s = stream(d.dev_id, r.metric, r.unit);
+          const std::string* skey = nullptr;
+          StreamState& s = stream(d.dev_id, r.metric, r.unit, &skey);
           r.seq = d.next_seq++;
           auto& ins = st_reading_ins;
           ins.bind(1, s.stream_id).bind(2, static_cast<std::int64_t>(r.seq));
@@ -372,28 +493,25 @@ struct Store::Impl {
           ins.bind(7, std::int64_t{static_cast<int>(value_type(r.value))});
           bind_value(ins, 8, r.value);
           if (r.tags.empty()) ins.bind_null(9); else ins.bind_blob(9, encode_tags(r.tags));
+          if (dkey && first_of_job) {
+            ins.bind(10, static_cast<std::int64_t>(*dkey)).bind(11, static_cast<std::int64_t>(j.opts.dedup->payload_hash));
+            new_keys.emplace_back(*dkey, j.opts.dedup->payload_hash);
+          } else {
+            ins.bind_null(10).bind_null(11);
+          }
+          first_of_job = false;
           ins.run();
-          s.last_id = sqlite3_last_insert_rowid(wdb.get());
-          if (!s.dirty) { s.dirty = true; touched_streams.push_back(&s); }
-          if (!d.dirty) { d.dirty = true; touched_devs.push_back(&d); }
+          s.last_id = last_id = sqlite3_last_insert_rowid(wdb.get());
+          if (!s.dirty) { s.dirty = true; dirty_streams.push_back(*skey); }
+          if (!d.dirty) { d.dirty = true; dirty_devs.push_back(r.device); }
           d.last_seen = std::max(d.last_seen, now_ns);
           if (!j.adapter.empty()) d.adapter = j.adapter;
           ++stored;
         }
-        if (j.opts.dedup)
-          st_dedup_put.bind_text(1, j.opts.dedup->source)
-              .bind(2, std::int64_t{j.opts.dedup->packet_id})
-              .bind(3, static_cast<std::int64_t>(j.opts.dedup->payload_hash))
-              .run();
       }
-      for (auto* d : touched_devs) {
-        st_dev_upd.bind(1, static_cast<std::int64_t>(d->next_seq)).bind(2, d->last_seen).bind_text(3, d->adapter)
-            .bind(4, d->dev_id).run();
-        d->dirty = false;
-      }
-      for (auto* s : touched_streams) {
-        st_stream_upd.bind(1, s->last_id).bind(2, s->stream_id).run();
-        s->dirty = false;
+      if (now_steady - last_state_flush >= kStateFlushInterval && (!dirty_devs.empty() || !dirty_streams.empty())) {
+        flush_state();
+        last_state_flush = now_steady;
       }
       wdb.exec("COMMIT");
       if (want_fsync) {
@@ -408,13 +526,15 @@ struct Store::Impl {
     } catch (const sql::SqlError& e) {
       sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_exec(wdb.get(), "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-      // caches may hold seqs of the rolled-back transaction: drop them, re-read lazily
-      devs.clear();
-      streams.clear();
+      // Caches may hold seqs of the rolled-back transaction: write back what is committed and
+      // unflushed, then drop them and re-read lazily.
+      drop_caches_after_rollback();
       c_failures.inc();
       spdlog::error("store: commit of {} jobs failed: {}", jobs.size(), e.what());
       for (auto& s : status) s = CommitStatus::failed;
     }
+    if (status.empty() || status.front() != CommitStatus::failed)
+      for (auto& [k, h] : new_keys) recent[k] = h;
     for (std::size_t k = 0; k < jobs.size(); ++k)
       if (jobs[k].done) jobs[k].done(status[k]);
     if (stored && commit_listener) commit_listener();
@@ -718,7 +838,14 @@ std::int64_t Store::rejected_payload_count() {
 void Store::flush() {
   auto& m = *impl_;
   // An exec job runs after every ingest job queued before it (same loop iteration or later).
-  (void)m.on_writer([&] { m.fsync_wal(); });
+  (void)m.on_writer([&] {
+    if (!m.dirty_devs.empty() || !m.dirty_streams.empty() || m.state_upto != m.last_id) {
+      m.wdb.exec("BEGIN IMMEDIATE");
+      m.flush_state();
+      m.wdb.exec("COMMIT");
+    }
+    m.fsync_wal();
+  });
 }
 
 std::string Store::integrity_check() {

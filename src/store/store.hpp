@@ -61,7 +61,8 @@ class Store final : public ReadingSink, public Outbox, public DeviceQueries {
 
   std::string incarnation_id() const;
   std::int64_t rejected_payload_count();
-  // Blocks until everything submitted so far is committed and fsync'd (used at shutdown/tests).
+  // Blocks until everything submitted so far is committed and fsync'd, and the device state the
+  // queries read (latest values, which otherwise lag commits by up to 250 ms) is written.
   void flush();
   // Runs `PRAGMA integrity_check` on a read connection; "ok" when healthy.
   std::string integrity_check();

@@ -226,6 +226,7 @@ TEST_CASE("device queries show the latest value per metric", "[store][query]") {
   std::promise<void> p;
   (*s)->submit_from("sim", {make("aq-1", "pm10", 12.5, t0 + 1s)}, {}, [&](CommitStatus) { p.set_value(); });
   p.get_future().wait();
+  (*s)->flush();
   auto d = (*s)->get_device("aq-1");
   REQUIRE(d);
   CHECK(d->adapter == "sim");
@@ -258,4 +259,27 @@ TEST_CASE("a database from a newer citygate is refused, not migrated down", "[st
   auto s = store::Store::open(f.opts(), f.clock, f.metrics);
   REQUIRE_FALSE(s);
   CHECK(s.error().message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("redelivery recognition survives reopening the store", "[store][dedup]") {
+  Fixture f;
+  DedupKey k{"broker/client/adapter", 7, 0x5151, false};
+  {
+    auto s = store::Store::open(f.opts(), f.clock, f.metrics);
+    REQUIRE(s);
+    REQUIRE(submit_wait(**s, {make("d", "m", 1.0, f.clock.now()), make("d", "n", 2.0, f.clock.now())},
+                        {Durability::committed, k}) == CommitStatus::committed);
+  }
+  auto s = store::Store::open(f.opts(), f.clock, f.metrics);
+  REQUIRE(s);
+  k.is_redelivery = true;
+  CHECK(submit_wait(**s, {make("d", "m", 1.0, f.clock.now()), make("d", "n", 2.0, f.clock.now())},
+                    {Durability::committed, k}) == CommitStatus::duplicate);
+  // another source with the same packet id is another message
+  DedupKey other{"broker/client/other", 7, 0x5151, true};
+  CHECK(submit_wait(**s, {make("d", "m", 3.0, f.clock.now())}, {Durability::committed, other}) == CommitStatus::committed);
+  auto lr = (*s)->lease(100, 0ms);
+  REQUIRE(lr->batch);
+  CHECK(lr->batch->readings.size() == 3);
+  CHECK(lr->batch->readings.back().seq == 3);
 }
