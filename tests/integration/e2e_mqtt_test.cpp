@@ -46,15 +46,9 @@ void check_complete(const LakeSummary& s, const std::vector<LakeLine>& lines, in
 }  // namespace
 
 TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly once", "[integration][mqtt]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  Lake lake(dir.path());
-  lake.start();
-  GatewaySettings gs;
-  gs.lake_port = lake.port();
-  gs.broker_url = broker.url();
-  Gateway gw(dir.path(), gs);
-  gw.start();
+  MqttStack st;
+  auto& [dir, broker, lake, gwp] = st;
+  auto& gw = *gwp;
 
   constexpr int kPublishers = 4, kPer = 2500, kDevices = 5;
   std::vector<std::thread> pubs;
@@ -63,13 +57,7 @@ TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly o
 
   std::vector<LakeLine> lines;
   LakeSummary s;
-  bool all = wait_until(
-      [&] {
-        lines = read_lake(lake.data());
-        s = summarize(lines);
-        return s.unique >= kPublishers * kPer;
-      },
-      60s);
+  bool all = wait_lake_unique(lake, kPublishers * kPer, 60s, &lines, &s);
   INFO(gw.process().log());
   REQUIRE(all);
   check_complete(s, lines, kPublishers, kDevices, kPer);
@@ -97,15 +85,9 @@ TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly o
 
 TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated batch ids, outbox drains",
           "[integration][outage]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  Lake lake(dir.path());
-  lake.start();
-  GatewaySettings gs;
-  gs.lake_port = lake.port();
-  gs.broker_url = broker.url();
-  Gateway gw(dir.path(), gs);
-  gw.start();
+  MqttStack st;
+  auto& [dir, broker, lake, gwp] = st;
+  auto& gw = *gwp;
 
   publish_range(broker.url(), 0, 3, 0, 1000);
   lake.stop();
@@ -117,13 +99,7 @@ TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated ba
 
   std::vector<LakeLine> lines;
   LakeSummary s;
-  REQUIRE(wait_until(
-      [&] {
-        lines = read_lake(lake.data());
-        s = summarize(lines);
-        return s.unique >= 3000;
-      },
-      60s));
+  REQUIRE(wait_lake_unique(lake, 3000, 60s, &lines, &s));
   check_complete(s, lines, 1, 3, 3000);
   // the outbox drains: no formed batch left, every reading batched
   CHECK(wait_until([&] { return sql_scalar(gw.db(), "SELECT count(*) FROM batches") == "0"; }, 20s));
@@ -134,18 +110,12 @@ TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated ba
 
 TEST_CASE("a frozen lake (SIGSTOP) is given up on by the total timeout, then delivery resumes",
           "[integration][outage]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  Lake lake(dir.path());
-  lake.start();
-  GatewaySettings gs;
-  gs.lake_port = lake.port();
-  gs.broker_url = broker.url();
-  Gateway gw(dir.path(), gs);
-  gw.start();
+  MqttStack st;
+  auto& [dir, broker, lake, gwp] = st;
+  auto& gw = *gwp;
 
   publish_range(broker.url(), 0, 2, 0, 200);
-  REQUIRE(wait_until([&] { return summarize(read_lake(lake.data())).unique >= 200; }, 30s));
+  REQUIRE(wait_lake_unique(lake, 200, 30s));
   lake.process().signal(SIGSTOP);
   publish_range(broker.url(), 0, 2, 200, 400);
   // the connection is accepted by the kernel but never answered: only the total timeout ends it
@@ -154,13 +124,7 @@ TEST_CASE("a frozen lake (SIGSTOP) is given up on by the total timeout, then del
   REQUIRE(gave_up);
   std::vector<LakeLine> lines;
   LakeSummary s;
-  REQUIRE(wait_until(
-      [&] {
-        lines = read_lake(lake.data());
-        s = summarize(lines);
-        return s.unique >= 400;
-      },
-      30s));
+  REQUIRE(wait_lake_unique(lake, 400, 30s, &lines, &s));
   check_complete(s, lines, 1, 2, 400);
   CHECK(gw.stop() == 0);
 }

@@ -48,16 +48,11 @@ int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':')
 
 TEST_CASE("kill -9 during ingest and during upload - every acknowledged message reaches the lake and the store stays intact",
           "[integration][crash]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  Lake lake(dir.path());
-  lake.start();
   GatewaySettings gs;
-  gs.lake_port = lake.port();
-  gs.broker_url = broker.url();
   gs.batch_max_rows = 200;
-  Gateway gw(dir.path(), gs);
-  gw.start();
+  MqttStack st(gs);
+  auto& [dir, broker, lake, gwp] = st;
+  auto& gw = *gwp;
 
   constexpr int kTotal = 4000, kDevices = 4;
   std::atomic<int> published{0};
@@ -92,13 +87,7 @@ TEST_CASE("kill -9 during ingest and during upload - every acknowledged message 
   }
   std::vector<LakeLine> lines;
   LakeSummary s;
-  bool all = wait_until(
-      [&] {
-        lines = read_lake(lake.data());
-        s = summarize(lines);
-        return s.unique >= kTotal;
-      },
-      60s);
+  bool all = wait_lake_unique(lake, kTotal, 60s, &lines, &s);
   INFO(gw.process().log());
   REQUIRE(all);
   CHECK(s.unique == kTotal);
@@ -116,15 +105,9 @@ TEST_CASE("kill -9 during ingest and during upload - every acknowledged message 
 }
 
 TEST_CASE("bad input on MQTT and HTTP is counted and answered, and the gateway keeps serving", "[integration][bad]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  Lake lake(dir.path());
-  lake.start();
-  GatewaySettings gs;
-  gs.lake_port = lake.port();
-  gs.broker_url = broker.url();
-  Gateway gw(dir.path(), gs);
-  gw.start();
+  MqttStack st;
+  auto& [dir, broker, lake, gwp] = st;
+  auto& gw = *gwp;
 
   MqttPublisher p(broker.url(), "bad-pub");
   const std::vector<std::string> bad = {
@@ -137,7 +120,7 @@ TEST_CASE("bad input on MQTT and HTTP is counted and answered, and the gateway k
   };
   for (const auto& b : bad) REQUIRE(p.publish("city/z/bad-dev/telemetry", b));
   REQUIRE(p.publish("city/z/good-dev/telemetry", "{\"v\":1}"));
-  REQUIRE(wait_until([&] { return summarize(read_lake(lake.data())).unique >= 1; }, 30s));
+  REQUIRE(wait_lake_unique(lake, 1, 30s));
   REQUIRE(wait_until([&] { return sql_scalar(gw.db(), "SELECT count(*) FROM rejected_payloads") == "6"; }, 10s));
   CHECK(sql_scalar(gw.db(), "SELECT count(*) FROM readings") == "1");
   CHECK(sql_scalar(gw.db(), "SELECT reason FROM rejected_payloads ORDER BY id LIMIT 1").rfind("json:", 0) == 0);
@@ -154,7 +137,7 @@ TEST_CASE("bad input on MQTT and HTTP is counted and answered, and the gateway k
   // still serving, still ingesting
   CHECK(http_get(gw.url("/healthz")).status == 200);
   REQUIRE(p.publish("city/z/good-dev/telemetry", "{\"v\":2}"));
-  CHECK(wait_until([&] { return summarize(read_lake(lake.data())).unique >= 2; }, 30s));
+  CHECK(wait_lake_unique(lake, 2, 30s));
   CHECK(gw.stop() == 0);
 }
 
@@ -178,7 +161,7 @@ TEST_CASE("simulated fleet - the demo's path works within seconds", "[integratio
       15s));
   CHECK(devs.body.find("\"pm2_5\":{\"value\":") != std::string::npos);
   CHECK(devs.body.find("\"unit\":\"ug/m3\"") != std::string::npos);
-  REQUIRE(wait_until([&] { return summarize(read_lake(lake.data())).unique > 0; }, 15s));
+  REQUIRE(wait_lake_unique(lake, 1, 15s));
   CHECK(std::chrono::steady_clock::now() - t0 < 15s);
   CHECK(gw.stop() == 0);
 }

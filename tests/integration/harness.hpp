@@ -103,6 +103,38 @@ class Lake {
   std::unique_ptr<Process> proc_;
 };
 
+// mosquitto + lake receiver + a gateway reading the mqtt_json adapter from that broker, started.
+struct MqttStack {
+  TempDir dir;
+  Mosquitto broker{dir / "mosquitto"};
+  Lake lake{dir.path()};
+  std::unique_ptr<Gateway> gw;
+  explicit MqttStack(GatewaySettings gs = {}) {
+    lake.start();
+    gs.lake_port = lake.port();
+    gs.broker_url = broker.url();
+    gw = std::make_unique<Gateway>(dir.path(), gs);
+    gw->start();
+  }
+};
+
+// Waits until the lake holds at least `n` distinct readings; leaves what it read in lines/summary.
+inline bool wait_lake_unique(const Lake& lake, std::size_t n, std::chrono::milliseconds timeout,
+                             std::vector<LakeLine>* lines = nullptr, LakeSummary* summary = nullptr) {
+  std::vector<LakeLine> l;
+  LakeSummary s;
+  bool ok = wait_until(
+      [&] {
+        l = read_lake(lake.data());
+        s = summarize(l);
+        return s.unique >= n;
+      },
+      timeout);
+  if (lines) *lines = std::move(l);
+  if (summary) *summary = std::move(s);
+  return ok;
+}
+
 // One-off read-only SQLite query returning the first column of the first row as text.
 inline std::string sql_scalar(const std::filesystem::path& db, const std::string& q) {
   sqlite3* h = nullptr;
