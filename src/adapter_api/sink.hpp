@@ -44,8 +44,10 @@ using CommitCallback = std::function<void(CommitStatus)>;
 class ReadingSink {
  public:
   virtual ~ReadingSink() = default;
-  // Thread-safe, never blocks. `done` runs on the store's writer thread: keep it short (post
-  // elsewhere for real work). An empty `readings` is valid (records only the dedup key).
+  // Thread-safe. `done` runs on the store's writer thread, or — when the writer is idle and the
+  // job small — on the calling thread before submit() returns (the caller then did the commit
+  // itself, typically tens of microseconds; never an fsync). Keep `done` short either way, and
+  // do not hold a lock in the caller that `done` takes. An empty `readings` is valid.
   virtual void submit(std::vector<Reading> readings, SubmitOptions opts, CommitCallback done) = 0;
 
   // Keeps a payload that could not be decoded for inspection (bounded table; oldest dropped).

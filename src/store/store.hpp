@@ -2,9 +2,11 @@
 // The store: the single source of truth (DESIGN §1, §3, §4). The only module that includes
 // sqlite3.h (in its .cpp files only).
 //
-// Threads: one writer thread owns the only read-write connection and commits in groups — as soon
-// as it is idle it commits whatever arrived while the previous commit ran (no timer makes a lone
-// reading wait). Queries use their own read-only connections (WAL), so readers never block the
+// Threads: one read-write connection. The writer thread commits in groups — as soon as it is idle
+// it commits whatever arrived while the previous commit ran (no timer makes a lone reading wait).
+// When the writer is idle and nothing is queued, a small submission is committed by the
+// submitting thread itself (one at a time, same code): a lone MQTT message then costs no thread
+// hand-off. Queries use their own read-only connections (WAL), so readers never block the
 // writer. Every public member is thread-safe.
 //
 // Durability: WAL with synchronous=NORMAL, so a commit survives a crash of the process at once.
