@@ -181,6 +181,7 @@ void Gateway::stop() {
   if (m.server) m.server->stop();
   if (m.watchdog) m.watchdog->cancel();
   m.up->stop();
+  if (m.store) m.store->set_commit_listener(nullptr);  // the uplink goes before the store
   m.work.reset();
   m.io.stop();
   for (auto& t : m.threads) t.join();

@@ -47,8 +47,10 @@ void check_complete(const LakeSummary& s, const std::vector<LakeLine>& lines, in
 
 TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly once", "[integration][mqtt]") {
   MqttStack st;
-  auto& [dir, broker, lake, gwp] = st;
-  auto& gw = *gwp;
+  // plain references: clang 14 cannot capture structured bindings in lambdas
+  auto& broker = st.broker;
+  auto& lake = st.lake;
+  auto& gw = *st.gw;
 
   constexpr int kPublishers = 4, kPer = 2500, kDevices = 5;
   std::vector<std::thread> pubs;
@@ -86,8 +88,10 @@ TEST_CASE("10000 QoS 1 messages from several publishers reach the lake exactly o
 TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated batch ids, outbox drains",
           "[integration][outage]") {
   MqttStack st;
-  auto& [dir, broker, lake, gwp] = st;
-  auto& gw = *gwp;
+  // plain references: clang 14 cannot capture structured bindings in lambdas
+  auto& broker = st.broker;
+  auto& lake = st.lake;
+  auto& gw = *st.gw;
 
   publish_range(broker.url(), 0, 3, 0, 1000);
   lake.stop();
@@ -111,8 +115,10 @@ TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated ba
 TEST_CASE("a frozen lake (SIGSTOP) is given up on by the total timeout, then delivery resumes",
           "[integration][outage]") {
   MqttStack st;
-  auto& [dir, broker, lake, gwp] = st;
-  auto& gw = *gwp;
+  // plain references: clang 14 cannot capture structured bindings in lambdas
+  auto& broker = st.broker;
+  auto& lake = st.lake;
+  auto& gw = *st.gw;
 
   publish_range(broker.url(), 0, 2, 0, 200);
   REQUIRE(wait_lake_unique(lake, 200, 30s));

@@ -51,8 +51,10 @@ TEST_CASE("kill -9 during ingest and during upload - every acknowledged message 
   GatewaySettings gs;
   gs.batch_max_rows = 200;
   MqttStack st(gs);
-  auto& [dir, broker, lake, gwp] = st;
-  auto& gw = *gwp;
+  // plain references: clang 14 cannot capture structured bindings in lambdas
+  auto& broker = st.broker;
+  auto& lake = st.lake;
+  auto& gw = *st.gw;
 
   constexpr int kTotal = 4000, kDevices = 4;
   std::atomic<int> published{0};
@@ -106,8 +108,10 @@ TEST_CASE("kill -9 during ingest and during upload - every acknowledged message 
 
 TEST_CASE("bad input on MQTT and HTTP is counted and answered, and the gateway keeps serving", "[integration][bad]") {
   MqttStack st;
-  auto& [dir, broker, lake, gwp] = st;
-  auto& gw = *gwp;
+  // plain references: clang 14 cannot capture structured bindings in lambdas
+  auto& broker = st.broker;
+  auto& lake = st.lake;
+  auto& gw = *st.gw;
 
   MqttPublisher p(broker.url(), "bad-pub");
   const std::vector<std::string> bad = {
