@@ -69,10 +69,58 @@ Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg)
       std::make_unique<MqttJsonAdapter>(cfg.get_string("broker"), std::move(patterns), static_cast<int>(qos), o));
 }
 
+// Offline decoding. With topic patterns configured (--config), the device comes from the topic
+// as in the gateway; without them, from `device_field`, else the whole topic is the device.
+class MqttJsonDecode final : public DecodeSession {
+ public:
+  MqttJsonDecode(std::vector<mqtt_json::TopicPattern> patterns, mqtt_json::CodecOptions o)
+      : patterns_(std::move(patterns)), o_(std::move(o)) {}
+  DecodeOutput decode(const DecodeInput& in) override {
+    DecodeOutput out;
+    std::string device;
+    if (!patterns_.empty()) {
+      for (const auto& p : patterns_)
+        if (auto d = p.match(in.topic)) {
+          device = *d;
+          break;
+        }
+      if (device.empty() && o_.device_field.empty()) {
+        out.errors.push_back(Error::reject("topic", "topic '" + std::string(in.topic) + "' matches no configured pattern"));
+        return out;
+      }
+    } else if (o_.device_field.empty()) {
+      device = in.topic.empty() ? std::string("unknown") : std::string(in.topic);
+    }
+    auto r = mqtt_json::decode(device, in.payload, in.now, o_);
+    if (r) out.readings = std::move(*r);
+    else out.errors.push_back(r.error());
+    return out;
+  }
+
+ private:
+  std::vector<mqtt_json::TopicPattern> patterns_;
+  mqtt_json::CodecOptions o_;
+};
+
+Result<std::unique_ptr<DecodeSession>> make_decoder(const ConfigView& cfg) {
+  std::vector<mqtt_json::TopicPattern> patterns;
+  for (const auto& t : cfg.get_list("topics")) {
+    auto p = mqtt_json::TopicPattern::parse(t);
+    if (!p) return fail(p.error());
+    patterns.push_back(std::move(*p));
+  }
+  mqtt_json::CodecOptions o;
+  o.time_field = cfg.get_string("time_field");
+  o.device_field = cfg.get_string("device_field");
+  if (cfg.has("max_payload_bytes")) o.max_payload_bytes = static_cast<std::size_t>(cfg.get_int("max_payload_bytes"));
+  return std::unique_ptr<DecodeSession>(std::make_unique<MqttJsonDecode>(std::move(patterns), o));
+}
+
 }  // namespace
 
 const AdapterDescriptor& mqtt_json_descriptor() {
-  static const AdapterDescriptor d{"mqtt_json", "JSON telemetry over MQTT; device from a topic level", kKeys, make};
+  static const AdapterDescriptor d{"mqtt_json", "JSON telemetry over MQTT; device from a topic level", kKeys, make,
+                                   make_decoder};
   return d;
 }
 

@@ -76,12 +76,53 @@ class Adapter {
   virtual void stop() = 0;
 };
 
+// Offline decoding (`citygate decode`): the adapter's codec without a running gateway.
+struct DecodeInput {
+  std::string_view topic;                   // MQTT topic, when the payload came with one
+  std::span<const std::uint8_t> payload;    // message payload or HTTP request body
+  std::vector<std::pair<std::string, std::string>> headers;  // HTTP headers, names lower-case
+  TimeNs now{};                             // the receive time to resolve relative times against
+  std::string precision;                    // line protocol timestamp precision, when given
+  std::string profile;                      // device profile name, when given
+};
+
+struct DecodeOutput {
+  std::vector<Reading> readings;  // what the gateway would store
+  std::vector<Error> errors;      // every invalid record/line/payload (valid ones are still kept)
+};
+
+// One decoding session: several inputs in order share state (a Sparkplug NBIRTH, then its NDATA).
+class DecodeSession {
+ public:
+  virtual ~DecodeSession() = default;
+  virtual DecodeOutput decode(const DecodeInput& in) = 0;
+};
+
+// A DecodeSession without state around a function: what most codecs need.
+class FunctionDecodeSession final : public DecodeSession {
+ public:
+  using Fn = std::function<Result<std::vector<Reading>>(const DecodeInput&)>;
+  explicit FunctionDecodeSession(Fn fn) : fn_(std::move(fn)) {}
+  DecodeOutput decode(const DecodeInput& in) override {
+    DecodeOutput out;
+    if (auto r = fn_(in)) out.readings = std::move(*r);
+    else out.errors.push_back(r.error());
+    return out;
+  }
+
+ private:
+  Fn fn_;
+};
+
 struct AdapterDescriptor {
   std::string_view kind;
   std::string_view summary;
   std::span<const ConfigKey> keys;  // instance keys besides the common `kind` and `id`
   // Builds an instance from validated config; may reject cross-key inconsistencies.
   std::function<Result<std::unique_ptr<Adapter>>(const std::string& id, const ConfigView&)> make;
+  // Builds an offline decoding session from the same settings (defaults when no config is
+  // given; required keys may then be absent). Empty for adapters with no payload to decode.
+  std::function<Result<std::unique_ptr<DecodeSession>>(const ConfigView&)> decoder = {};
 };
 
 // The generated registry (adapters/CMakeLists.txt lists the adapters explicitly).

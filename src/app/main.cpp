@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/decode_cmd.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "http/server.hpp"
@@ -92,6 +93,21 @@ int main(int argc, char** argv) {
   lake->add_option("--listen", lake_listen, "HOST:PORT to listen on")->required();
   lake->add_option("--dir", lake_dir, "Directory for the NDJSON files")->required();
 
+  cg::app::DecodeArgs dec;
+  auto* decode = app.add_subcommand("decode", "Decode payload files with an adapter's codec (no gateway needed)");
+  decode->add_option("--kind", dec.kind, "Adapter kind (see describe-adapters)")->required();
+  decode->add_option("--topic", dec.topic, "MQTT topic the payload came on");
+  decode->add_option("--profile", dec.profile, "Device profile name");
+  decode->add_option("--config", dec.config, "Take the settings of the first [[adapters]] of this kind from FILE");
+  decode->add_option("--header", dec.headers, "HTTP header 'Name: value' (repeatable)");
+  decode->add_option("--now", dec.now, "Receive time (RFC 3339) for relative and missing times");
+  decode->add_option("--precision", dec.precision, "Line protocol timestamp precision: ns|us|ms|s");
+  decode->add_option("files", dec.files, "Payload files in order; - for stdin")->required();
+
+  std::string describe_format = "md";
+  auto* describe = app.add_subcommand("describe-adapters", "Every adapter's configuration keys");
+  describe->add_option("--format", describe_format, "md or json")->check(CLI::IsMember({"md", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -108,5 +124,7 @@ int main(int argc, char** argv) {
   if (*run) return cmd_run(run_config);
   if (*check) return cg::config::check_config(check_config, std::cout, std::cerr);
   if (*lake) return cmd_lake(lake_listen, lake_dir);
+  if (*decode) return cg::app::run_decode(dec);
+  if (*describe) return cg::app::run_describe_adapters(describe_format);
   return kExitUsage;
 }

@@ -152,6 +152,10 @@ std::string describe_config_markdown();
 // The same table layout for any key table (e.g. an adapter kind's keys in its README).
 std::string describe_keys_markdown(std::span<const ConfigKey> keys);
 
+// The settings a component gets when nothing is configured: every key's default (keys without
+// one are absent). Used by `citygate decode` without --config.
+ConfigView default_settings(std::span<const ConfigKey> keys);
+
 // Parses "HOST:PORT" / "[V6]:PORT". Returns nullopt and sets `why` on error.
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why = nullptr);
 

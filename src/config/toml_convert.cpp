@@ -1,5 +1,7 @@
 #include "config/toml_convert.hpp"
 
+#include "config/config.hpp"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -120,3 +122,16 @@ std::optional<ConfigValue> parse_default(const ConfigKey& k, std::string* why) {
 }
 
 }  // namespace cg::config::detail
+
+namespace cg::config {
+
+ConfigView default_settings(std::span<const ConfigKey> keys) {
+  std::map<std::string, ConfigValue, std::less<>> values;
+  for (const auto& k : keys) {
+    std::string why;
+    if (auto d = detail::parse_default(k, &why)) values.emplace(std::string(k.name), std::move(*d));
+  }
+  return ConfigView(std::move(values));
+}
+
+}  // namespace cg::config

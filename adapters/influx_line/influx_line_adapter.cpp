@@ -1,0 +1,105 @@
+// `influx_line`: InfluxDB line protocol (Telegraf, collectd-style agents) over MQTT.
+//
+// Telegraf's MQTT output with data_format = "influx" publishes line protocol; each message is one
+// body of one or more lines. The UDP/TCP listeners come later; for now the adapter subscribes.
+//
+// Partial rejects: a message whose lines are partly bad still yields the readings of the good
+// lines; every bad line is counted in `influx_line_rejected_lines_total{adapter=<id>}`. A message
+// with no good line at all (and at least one bad one) is also returned as an error, so the
+// transport counts it and keeps the payload in rejected_payloads.
+#include <string>
+#include <vector>
+
+#include "adapter_api/adapter.hpp"
+#include "influx_line/influx_line_codec.hpp"
+
+namespace cg {
+
+namespace {
+
+constexpr ConfigKey kKeys[] = {
+    {"broker", KeyType::string, "", true, "Id of the [[brokers]] entry to subscribe on."},
+    {"topics", KeyType::string_list, "", true,
+     "MQTT topic filters carrying line protocol, e.g. \"telegraf/#\" (Telegraf mqtt output, data_format = \"influx\")."},
+    {"qos", KeyType::integer, "1", false, "Subscription QoS (0 or 1). QoS 1 is acknowledged only after commit."},
+    {"precision", KeyType::string, "\"ns\"", false,
+     "Timestamp precision of the lines: \"ns\", \"us\", \"ms\" or \"s\" (Telegraf writes ns)."},
+    {"max_payload_bytes", KeyType::integer, "1048576", false,
+     "Larger messages are rejected whole (and kept in rejected_payloads)."},
+};
+
+class InfluxLineAdapter final : public Adapter {
+ public:
+  InfluxLineAdapter(std::string broker, std::vector<std::string> topics, int qos, std::size_t max_payload,
+                    influx_line::CodecOptions opts)
+      : broker_(std::move(broker)),
+        topics_(std::move(topics)),
+        qos_(qos),
+        max_payload_(max_payload),
+        opts_(opts) {}
+
+  Result<void> start(AdapterContext& ctx) override {
+    const Clock* clock = &ctx.clock();
+    Counter* rejected_lines = &ctx.metrics().counter(
+        "influx_line_rejected_lines_total", {{"adapter", std::string(ctx.instance_id())}},
+        "Line protocol lines rejected (bad syntax, out of range, limits); the other lines of the message are kept");
+    for (const auto& topic : topics_) {
+      auto decode = [opts = opts_, max = max_payload_, clock,
+                     rejected_lines](const MqttMessage& m) -> Result<std::vector<Reading>> {
+        if (m.payload.size() > max)
+          return fail(Error::reject("too_large", "payload of " + std::to_string(m.payload.size()) +
+                                                     " bytes exceeds max_payload_bytes " + std::to_string(max)));
+        std::string_view body(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+        auto r = influx_line::decode(body, clock->now(), opts);
+        if (r.rejected_lines > 0) {
+          rejected_lines->inc(r.rejected_lines);
+          if (r.readings.empty()) {
+            const auto& e = r.errors.front();
+            return fail(Error::reject("line_protocol", std::to_string(r.rejected_lines) + " bad line(s), none valid; line " +
+                                                           std::to_string(e.line) + ": " + e.reason));
+          }
+        }
+        return std::move(r.readings);
+      };
+      if (auto r = ctx.subscribe_mqtt(broker_, topic, qos_, decode); !r) return r;
+    }
+    return {};
+  }
+  void stop() override {}
+
+ private:
+  std::string broker_;
+  std::vector<std::string> topics_;
+  int qos_;
+  std::size_t max_payload_;
+  influx_line::CodecOptions opts_;
+};
+
+Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg) {
+  auto topics = cfg.get_list("topics");
+  if (topics.empty()) return fail(Error::fatal("config", "topics must list at least one MQTT filter"));
+  for (const auto& t : topics)
+    if (t.empty()) return fail(Error::fatal("config", "topics must not contain an empty filter"));
+  auto qos = cfg.get_int("qos");
+  if (qos < 0 || qos > 1) return fail(Error::fatal("config", "qos must be 0 or 1"));
+  auto prec_text = cfg.get_string("precision");
+  auto prec = influx_line::parse_precision(prec_text);
+  if (!prec) return fail(Error::fatal("config", "precision must be \"ns\", \"us\", \"ms\" or \"s\", not \"" + prec_text + "\""));
+  auto maxp = cfg.get_int("max_payload_bytes");
+  if (maxp < 16 || maxp > 16 * 1024 * 1024)
+    return fail(Error::fatal("config", "max_payload_bytes must be 16..16777216"));
+  influx_line::CodecOptions o;
+  o.precision = *prec;
+  return std::unique_ptr<Adapter>(std::make_unique<InfluxLineAdapter>(
+      cfg.get_string("broker"), std::move(topics), static_cast<int>(qos), static_cast<std::size_t>(maxp), o));
+}
+
+}  // namespace
+
+const AdapterDescriptor& influx_line_descriptor() {
+  static const AdapterDescriptor d{"influx_line",
+                                   "InfluxDB line protocol over MQTT (Telegraf data_format = \"influx\")", kKeys, make};
+  return d;
+}
+
+}  // namespace cg

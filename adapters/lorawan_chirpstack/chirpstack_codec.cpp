@@ -1,0 +1,244 @@
+#include "lorawan_chirpstack/chirpstack_codec.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "core/time_format.hpp"
+
+namespace cg::lorawan_chirpstack {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+struct NamedType {
+  std::string_view name;
+  EventType type;
+};
+constexpr std::array<NamedType, 9> kTypes{{{"up", EventType::up},
+                                           {"rx", EventType::up},  // ChirpStack v3
+                                           {"join", EventType::join},
+                                           {"status", EventType::status},
+                                           {"ack", EventType::ack},
+                                           {"txack", EventType::txack},
+                                           {"log", EventType::log},
+                                           {"location", EventType::location},
+                                           {"integration", EventType::integration}}};
+
+std::vector<std::string_view> split_levels(std::string_view topic) {
+  std::vector<std::string_view> levels;
+  std::size_t start = 0;
+  while (true) {
+    auto slash = topic.find('/', start);
+    levels.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return levels;
+}
+
+bool is_hex_eui(std::string_view s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+struct Walker {
+  const CodecOptions& opts;
+  std::vector<Reading> out;
+  std::optional<Error> error;
+
+  void add(std::string metric, Value v, std::string unit = {}) {
+    if (error) return;
+    if (out.size() >= opts.max_readings) {
+      error = Error::reject("too_many_values", "more than " + std::to_string(opts.max_readings) + " values in one uplink");
+      return;
+    }
+    Reading r;
+    r.metric = std::move(metric);
+    r.value = std::move(v);
+    r.unit = std::move(unit);
+    out.push_back(std::move(r));
+  }
+
+  void walk(dom::element e, const std::string& path, int depth) {
+    using T = dom::element_type;
+    if (error) return;
+    if (depth > opts.max_depth) {
+      error = Error::reject("depth", "object nested deeper than " + std::to_string(opts.max_depth));
+      return;
+    }
+    switch (e.type()) {
+      case T::OBJECT:
+        for (auto field : dom::object(e))
+          walk(field.value, path.empty() ? std::string(field.key) : path + "." + std::string(field.key), depth + 1);
+        break;
+      case T::ARRAY: {
+        std::size_t i = 0;
+        for (auto item : dom::array(e)) walk(item, path + "." + std::to_string(i++), depth + 1);
+        break;
+      }
+      case T::INT64: add(path, std::int64_t(e.get_int64().value_unsafe())); break;
+      case T::UINT64: add(path, std::uint64_t(e.get_uint64().value_unsafe())); break;
+      case T::DOUBLE: add(path, double(e.get_double().value_unsafe())); break;
+      case T::BOOL: add(path, bool(e.get_bool().value_unsafe())); break;
+      case T::STRING: add(path, std::string(e.get_string().value_unsafe())); break;
+      case T::NULL_VALUE: break;
+    }
+  }
+
+  bool has_metric(std::string_view m) const {
+    return std::any_of(out.begin(), out.end(), [&](const Reading& r) { return r.metric == m; });
+  }
+};
+
+std::optional<TimeNs> time_member(dom::object o, std::string_view key) {
+  std::string_view s;
+  if (o[key].get(s)) return std::nullopt;
+  return parse_rfc3339(s);
+}
+
+bool present(dom::object o, std::string_view key) { return o[key].error() != simdjson::NO_SUCH_FIELD; }
+
+}  // namespace
+
+EventType parse_event_type(std::string_view name) {
+  for (const auto& t : kTypes)
+    if (t.name == name) return t.type;
+  return EventType::unknown;
+}
+
+std::string_view event_type_name(EventType t) {
+  if (t == EventType::unknown) return "unknown";
+  for (const auto& x : kTypes)
+    if (x.type == t && x.name != "rx") return x.name;
+  return "unknown";
+}
+
+TopicInfo parse_topic(std::string_view topic) {
+  TopicInfo info;
+  auto levels = split_levels(topic);
+  for (std::size_t i = 0; i + 1 < levels.size(); ++i) {
+    if (levels[i] != "device") continue;
+    info.dev_eui = std::string(levels[i + 1]);
+    std::size_t rest = i + 2;
+    if (rest + 2 == levels.size() && levels[rest] == "event") info.event = parse_event_type(levels[rest + 1]);
+    else if (rest + 1 == levels.size()) info.event = parse_event_type(levels[rest]);
+    break;
+  }
+  return info;
+}
+
+Result<Decoded> decode(std::optional<EventType> event, std::string_view topic_dev_eui,
+                       std::span<const std::uint8_t> payload, TimeNs received, const CodecOptions& opts) {
+  if (payload.size() > opts.max_payload_bytes)
+    return fail(Error::reject("too_large", "payload of " + std::to_string(payload.size()) + " bytes exceeds " +
+                                               std::to_string(opts.max_payload_bytes)));
+  thread_local dom::parser parser;
+  dom::element doc;
+  if (auto err = parser.parse(reinterpret_cast<const char*>(payload.data()), payload.size(), true).get(doc))
+    return fail(Error::reject("json", std::string("invalid JSON: ") + simdjson::error_message(err)));
+  dom::object root;
+  if (doc.get(root)) return fail(Error::reject("not_object", "event is not a JSON object"));
+
+  Decoded result;
+  if (!event) {
+    bool looks_up = present(root, "rxInfo") || present(root, "fCnt") || present(root, "fPort") ||
+                    present(root, "data") || present(root, "object");
+    event = looks_up ? EventType::up : EventType::unknown;
+  }
+  result.event = *event;
+  if (*event != EventType::up) return result;
+
+  // Device: v4 deviceInfo.devEui, v3 devEUI, then the topic.
+  std::string_view eui;
+  dom::object info;
+  if (!root["deviceInfo"].get(info) && !info["devEui"].get(eui) && is_hex_eui(eui)) {
+  } else if (!root["devEUI"].get(eui) && is_hex_eui(eui)) {
+  } else if (!root["devEui"].get(eui) && is_hex_eui(eui)) {
+  } else if (is_hex_eui(topic_dev_eui)) {
+    eui = topic_dev_eui;
+  } else {
+    return fail(Error::reject("no_device", "up event has no hex devEui (deviceInfo.devEui, devEUI or topic)"));
+  }
+  std::string device = lower(eui);
+
+  std::uint64_t f_cnt = 0;
+  if (auto fc = root["fCnt"]; fc.error() != simdjson::NO_SUCH_FIELD) {
+    if (fc.get(f_cnt) || f_cnt > std::numeric_limits<std::uint32_t>::max())
+      return fail(Error::reject("f_cnt", "fCnt is not an unsigned 32-bit integer"));
+  }
+
+  dom::array rx;
+  bool has_rx = !root["rxInfo"].get(rx);
+
+  std::uint32_t q = quality::kNone;
+  std::optional<TimeNs> observed = time_member(root, "time");
+  if (!observed) {
+    result.time_fallback = true;
+    q |= quality::kTimeFromGateway;
+    if (has_rx) {
+      for (auto g : rx) {
+        dom::object go;
+        if (g.get(go)) continue;
+        for (std::string_view k : {"gwTime", "time"})
+          if (auto t = time_member(go, k); t && (!observed || *t < *observed)) observed = t;
+      }
+    }
+    if (!observed) observed = received;
+  }
+
+  Walker w{opts, {}, {}};
+  dom::element obj;
+  if (!root["object"].get(obj) && obj.is_object()) w.walk(obj, "", 0);
+  if (w.error) return fail(*w.error);
+
+  std::optional<double> rssi, snr;
+  std::optional<std::int64_t> gateways;
+  if (has_rx) {
+    std::int64_t n = 0;
+    for (auto g : rx) {
+      dom::object go;
+      if (g.get(go)) continue;
+      ++n;
+      double v;
+      if (!go["rssi"].get(v)) rssi = rssi ? std::max(*rssi, v) : v;
+      if (!go["snr"].get(v) || !go["loRaSNR"].get(v)) snr = snr ? std::max(*snr, v) : v;
+    }
+    gateways = n;
+  }
+  std::int64_t sf = 0;
+  bool has_sf = !root["txInfo"]["modulation"]["lora"]["spreadingFactor"].get(sf) ||
+                !root["txInfo"]["dataRate"]["spreadFactor"].get(sf) ||
+                !root["txInfo"]["loRaModulationInfo"]["spreadingFactor"].get(sf);
+  auto radio = [&](const char* name, Value v, const char* unit) {
+    if (!w.has_metric(name)) w.add(name, std::move(v), unit);
+  };
+  if (rssi) radio("rssi", *rssi, "dBm");
+  if (snr) radio("snr", *snr, "dB");
+  if (gateways) radio("gateway_count", *gateways, "");
+  if (has_sf) radio("sf", sf, "");
+  if (w.error) return fail(*w.error);
+
+  for (auto& r : w.out) {
+    r.device = device;
+    r.observed = *observed;
+    r.received = received;
+    r.src_seq = f_cnt;
+    r.quality = q;
+  }
+  result.readings = std::move(w.out);
+  return result;
+}
+
+}  // namespace cg::lorawan_chirpstack
