@@ -94,11 +94,46 @@ Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg)
       cfg.get_string("broker"), std::move(topics), static_cast<int>(qos), static_cast<std::size_t>(maxp), o));
 }
 
+// Offline decoding: one body per input, every bad line reported with its line number while the
+// good ones are kept. --precision overrides the configured precision.
+class InfluxDecode final : public DecodeSession {
+ public:
+  explicit InfluxDecode(influx_line::CodecOptions o) : o_(o) {}
+  DecodeOutput decode(const DecodeInput& in) override {
+    auto o = o_;
+    if (!in.precision.empty())
+      if (auto p = influx_line::parse_precision(in.precision)) o.precision = *p;
+    std::string_view body(reinterpret_cast<const char*>(in.payload.data()), in.payload.size());
+    auto r = influx_line::decode(body, in.now, o);
+    DecodeOutput out;
+    out.readings = std::move(r.readings);
+    for (const auto& e : r.errors)
+      out.errors.push_back(Error::reject(e.code, "line " + std::to_string(e.line) + ": " + e.reason));
+    if (r.rejected_lines > r.errors.size())
+      out.errors.push_back(Error::reject("more", std::to_string(r.rejected_lines - r.errors.size()) + " more bad lines"));
+    return out;
+  }
+
+ private:
+  influx_line::CodecOptions o_;
+};
+
+Result<std::unique_ptr<DecodeSession>> make_decoder(const ConfigView& cfg) {
+  influx_line::CodecOptions o;
+  if (cfg.has("precision")) {
+    auto p = influx_line::parse_precision(cfg.get_string("precision"));
+    if (!p) return fail(Error::fatal("config", "precision must be ns, us, ms or s"));
+    o.precision = *p;
+  }
+  return std::unique_ptr<DecodeSession>(std::make_unique<InfluxDecode>(o));
+}
+
 }  // namespace
 
 const AdapterDescriptor& influx_line_descriptor() {
   static const AdapterDescriptor d{"influx_line",
-                                   "InfluxDB line protocol over MQTT (Telegraf data_format = \"influx\")", kKeys, make};
+                                   "InfluxDB line protocol over MQTT (Telegraf data_format = \"influx\")", kKeys, make,
+                                   make_decoder};
   return d;
 }
 

@@ -69,8 +69,11 @@ void append_string(std::string& out, std::string_view s) {
 void append_double(std::string& out, double v) {
   if (std::isnan(v)) { out += "\"NaN\""; return; }
   if (std::isinf(v)) { out += v > 0 ? "\"Infinity\"" : "\"-Infinity\""; return; }
-  // fmt's default for double is the shortest round-trip representation.
+  // fmt's default for double is the shortest round-trip representation; a float that happens to
+  // be integral keeps a ".0" so readers can tell it from an integer value (1.0 vs 1).
+  auto start = out.size();
   fmt::format_to(std::back_inserter(out), "{}", v);
+  if (out.find_first_of(".eE", start) == std::string::npos) out += ".0";
 }
 
 std::string base64_encode(const std::uint8_t* data, std::size_t n) {

@@ -13,8 +13,9 @@ namespace cg::json {
 // output is always valid JSON.
 void append_string(std::string& out, std::string_view s);
 
-// Appends a double the shortest way that round-trips; NaN/±Inf (not representable in JSON) as the
-// strings "NaN", "Infinity", "-Infinity".
+// Appends a double the shortest way that round-trips, always as a JSON number with a fraction or
+// exponent ("1.0", not "1", so integers and floats stay distinguishable); NaN/±Inf (not
+// representable in JSON) as the strings "NaN", "Infinity", "-Infinity".
 void append_double(std::string& out, double v);
 
 // Appends a reading value: numbers as JSON numbers (u64/i64 exact), bool, string, bytes as

@@ -46,6 +46,12 @@ TEST_CASE("json strings: valid UTF-8 passes through, invalid bytes become U+FFFD
 
 TEST_CASE("json numbers: doubles round-trip; NaN and infinities become strings") {
   std::string out;
+  json::append_double(out, 1.0);
+  CHECK(out == "1.0");
+  out.clear();
+  json::append_double(out, -250.0);
+  CHECK(out == "-250.0");
+  out.clear();
   json::append_double(out, 0.1);
   CHECK(out == "0.1");
   out.clear();
