@@ -5,7 +5,7 @@
 #include <string>
 
 #include "adapter_api/adapter.hpp"
-#include "golden.hpp"
+#include "support/golden.hpp"
 #include "lorawan_chirpstack/chirpstack_codec.hpp"
 
 using namespace cg;

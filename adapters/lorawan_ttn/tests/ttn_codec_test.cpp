@@ -5,7 +5,7 @@
 #include <string>
 
 #include "adapter_api/adapter.hpp"
-#include "golden.hpp"
+#include "support/golden.hpp"
 #include "lorawan_ttn/ttn_codec.hpp"
 
 using namespace cg;

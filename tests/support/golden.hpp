@@ -1,5 +1,5 @@
 #pragma once
-// Golden-case helpers: a case is cases/<name>/expected.json
+// Golden-case helpers shared by adapter tests: a case is adapters/<kind>/tests/cases/<name>/expected.json
 //   { "vector": "<folder>/<file>" (relative to shared/vectors), "received": RFC 3339,
 //     ... adapter-specific options ...,
 //     "device": ..., "observed": RFC 3339, "src_seq": n, "quality": n,
