@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "common/json_flatten.hpp"
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -72,53 +74,7 @@ constexpr std::array<std::string_view, 10> kOtherUpKinds = {
     "downlink_failed", "downlink_queued", "downlink_queue_invalidated", "location_solved",
     "service_data",  "uplink_normalized"};
 
-struct Walker {
-  const CodecOptions& opts;
-  std::vector<Reading> out;
-  std::optional<Error> error;
-
-  void add(std::string metric, Value v, std::string unit = {}) {
-    if (error) return;
-    if (out.size() >= opts.max_readings) {
-      error = Error::reject("too_many_values", "more than " + std::to_string(opts.max_readings) + " values in one uplink");
-      return;
-    }
-    Reading r;
-    r.metric = std::move(metric);
-    r.value = std::move(v);
-    r.unit = std::move(unit);
-    out.push_back(std::move(r));
-  }
-
-  void walk(dom::element e, const std::string& path, int depth) {
-    using T = dom::element_type;
-    if (error) return;
-    if (depth > opts.max_depth) {
-      error = Error::reject("depth", "decoded_payload nested deeper than " + std::to_string(opts.max_depth));
-      return;
-    }
-    switch (e.type()) {
-      case T::OBJECT:
-        for (auto field : dom::object(e)) walk(field.value, path + "." + std::string(field.key), depth + 1);
-        break;
-      case T::ARRAY: {
-        std::size_t i = 0;
-        for (auto item : dom::array(e)) walk(item, path + "." + std::to_string(i++), depth + 1);
-        break;
-      }
-      case T::INT64: add(path, std::int64_t(e.get_int64().value_unsafe())); break;
-      case T::UINT64: add(path, std::uint64_t(e.get_uint64().value_unsafe())); break;
-      case T::DOUBLE: add(path, double(e.get_double().value_unsafe())); break;
-      case T::BOOL: add(path, bool(e.get_bool().value_unsafe())); break;
-      case T::STRING: add(path, std::string(e.get_string().value_unsafe())); break;
-      case T::NULL_VALUE: break;
-    }
-  }
-
-  bool has_metric(std::string_view m) const {
-    return std::any_of(out.begin(), out.end(), [&](const Reading& r) { return r.metric == m; });
-  }
-};
+using Walker = adapters::JsonFlattener;
 
 std::optional<TimeNs> time_member(dom::object o, std::string_view key) {
   std::string_view s;
@@ -202,7 +158,7 @@ Result<Decoded> decode(std::span<const std::uint8_t> payload, TimeNs received, c
     q |= quality::kTimeFromGateway;
   }
 
-  Walker w{opts, {}, {}};
+  Walker w(opts.max_readings, opts.max_depth, "uplink");
   if (opts.payload == PayloadMode::decoded) {
     dom::object dp;
     if (!u["decoded_payload"].get(dp)) {

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "common/json_flatten.hpp"
+
 #include <cmath>
 
 #include "core/time_format.hpp"
@@ -72,52 +74,7 @@ std::optional<TimeNs> epoch_to_time(double v) {
 
 namespace {
 
-struct Walker {
-  const CodecOptions& opts;
-  std::string device;
-  TimeNs received;
-  std::vector<Reading> out;
-  std::optional<Error> error;
-
-  void add(const std::string& metric, Value v) {
-    if (out.size() >= opts.max_readings) {
-      if (!error) error = Error::reject("too_many_values", "more than " + std::to_string(opts.max_readings) + " values in one payload");
-      return;
-    }
-    Reading r;
-    r.metric = metric;
-    r.value = std::move(v);
-    out.push_back(std::move(r));
-  }
-
-  void walk(simdjson::dom::element e, const std::string& path, int depth) {
-    using T = simdjson::dom::element_type;
-    if (error) return;
-    if (depth > opts.max_depth) {
-      error = Error::reject("depth", "JSON nested deeper than " + std::to_string(opts.max_depth));
-      return;
-    }
-    switch (e.type()) {
-      case T::OBJECT:
-        for (auto field : simdjson::dom::object(e)) {
-          std::string sub = path.empty() ? std::string(field.key) : path + "." + std::string(field.key);
-          walk(field.value, sub, depth + 1);
-        }
-        break;
-      case T::ARRAY: {
-        std::size_t i = 0;
-        for (auto item : simdjson::dom::array(e)) walk(item, path + "." + std::to_string(i++), depth + 1);
-        break;
-      }
-      case T::INT64: add(path, std::int64_t(e.get_int64().value_unsafe())); break;
-      case T::UINT64: add(path, std::uint64_t(e.get_uint64().value_unsafe())); break;
-      case T::DOUBLE: add(path, double(e.get_double().value_unsafe())); break;
-      case T::BOOL: add(path, bool(e.get_bool().value_unsafe())); break;
-      case T::STRING: add(path, std::string(e.get_string().value_unsafe())); break;
-      case T::NULL_VALUE: break;
-    }
-  }
-};
+using Walker = adapters::JsonFlattener;
 
 }  // namespace
 
@@ -133,7 +90,8 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
   simdjson::dom::object obj;
   if (doc.get(obj)) return fail(Error::reject("not_object", "payload is not a JSON object"));
 
-  Walker w{opts, std::string(device), received, {}, {}};
+  Walker w(opts.max_readings, opts.max_depth);
+  std::string dev(device);
   std::optional<TimeNs> observed;
   std::optional<Error> time_error;
   for (auto field : obj) {
@@ -150,7 +108,7 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
     }
     if (!opts.device_field.empty() && field.key == opts.device_field) {
       std::string_view s;
-      if (!field.value.get(s) && !s.empty()) w.device = std::string(s);
+      if (!field.value.get(s) && !s.empty()) dev = std::string(s);
       continue;
     }
     w.walk(field.value, std::string(field.key), 1);
@@ -158,10 +116,10 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
   if (w.error) return fail(*w.error);
   // A timestamp we cannot read makes the time untrustworthy, not the measurements: keep them on
   // the receive time and flag it (the counter for it is the caller's `time_from_gateway`).
-  if (w.device.empty()) return fail(Error::reject("no_device", "no device in topic or payload"));
+  if (dev.empty()) return fail(Error::reject("no_device", "no device in topic or payload"));
   if (w.out.empty()) return fail(Error::reject("no_values", "payload has no measurement values"));
   for (auto& r : w.out) {
-    r.device = w.device;
+    r.device = dev;
     r.received = received;
     if (observed) {
       r.observed = *observed;
