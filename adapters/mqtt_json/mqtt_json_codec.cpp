@@ -93,7 +93,6 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
   Walker w(opts.max_readings, opts.max_depth);
   std::string dev(device);
   std::optional<TimeNs> observed;
-  std::optional<Error> time_error;
   for (auto field : obj) {
     if (!opts.time_field.empty() && field.key == opts.time_field) {
       std::string_view s;
@@ -103,7 +102,6 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
       } else if (!field.value.get(d)) {
         observed = epoch_to_time(d);
       }
-      if (!observed) time_error = Error::reject("time", "unusable timestamp in '" + opts.time_field + "'");
       continue;
     }
     if (!opts.device_field.empty() && field.key == opts.device_field) {
@@ -128,7 +126,6 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
       r.quality |= quality::kTimeFromGateway;
     }
   }
-  (void)time_error;
   return std::move(w.out);
 }
 

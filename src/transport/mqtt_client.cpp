@@ -29,10 +29,10 @@ struct Subscription {
   std::string filter;
   int qos;
   std::string adapter_id;
+  std::string dedup_source;  // broker/client/adapter: identifies redeliveries (built once, not per message)
   MqttDecodeFn decode;
   SubmitFn submit;
   RejectFn reject;
-  Counter* decode_errors;
   Counter* messages;
 };
 
@@ -124,7 +124,6 @@ struct MqttClient::Impl {
       auto r = sub.decode(m);
       if (!r) {
         // bad payload: count, keep it for inspection, acknowledge (a redelivery cannot fix it)
-        sub.decode_errors->inc();
         metrics.counter("adapter_decode_errors_total", {{"adapter", sub.adapter_id}, {"reason", r.error().code}}).inc();
         sub.reject(m.payload, std::string(topic), r.error());
         continue;
@@ -133,24 +132,19 @@ struct MqttClient::Impl {
     }
     if (outs.empty()) return 1;
     // QoS 0 has no packet id and no redelivery
-    for (int attempt = 0;; ++attempt) {
-      wait.arm(static_cast<int>(outs.size()));
-      for (auto& o : outs) {
-        SubmitOptions opts;
-        if (m.qos > 0)
-          opts.dedup = DedupKey{s.id + "/" + s.client_id + "/" + o.sub->adapter_id,
-                                static_cast<std::uint32_t>(msg->msgid), hash, m.duplicate};
-        // attempt > 0: the readings were refused, nothing was stored; resubmit copies
-        o.sub->submit(attempt == 0 ? std::move(o.readings) : o.readings, opts, wait.callback());
-      }
-      if (wait.wait_ok()) return 1;
-      // Refused (queue full or store failing): do not acknowledge. Give the writer a moment
-      // before Paho hands the message back, so a full store does not become a busy loop.
-      c_refused.inc();
-      if (stopping) return 0;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      return 0;
+    wait.arm(static_cast<int>(outs.size()));
+    for (auto& o : outs) {
+      SubmitOptions opts;
+      if (m.qos > 0)
+        opts.dedup = DedupKey{o.sub->dedup_source, static_cast<std::uint32_t>(msg->msgid), hash, m.duplicate};
+      o.sub->submit(std::move(o.readings), opts, wait.callback());
     }
+    if (wait.wait_ok()) return 1;
+    // Refused (queue full or store failing): do not acknowledge; Paho hands the message back and
+    // it is decoded again. A short pause keeps a full store from becoming a busy loop.
+    c_refused.inc();
+    if (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return 0;
   }
 
   static void on_connected(void* ctx, char*) {
@@ -248,8 +242,9 @@ void MqttClient::add_subscription(std::string filter, int qos, std::string adapt
                                   SubmitFn submit, RejectFn reject) {
   auto& m = impl_->metrics;
   Labels l{{"adapter", adapter_id}};
-  impl_->subs.push_back({std::move(filter), qos, adapter_id, std::move(decode), std::move(submit), std::move(reject),
-                         &m.counter("adapter_decode_errors_all_total", l, "Payloads an adapter could not decode"),
+  std::string dedup_source = impl_->s.id + "/" + impl_->s.client_id + "/" + adapter_id;
+  impl_->subs.push_back({std::move(filter), qos, adapter_id, std::move(dedup_source), std::move(decode), std::move(submit),
+                         std::move(reject),
                          &m.counter("mqtt_messages_received_total", l, "MQTT messages delivered to the adapter")});
 }
 

@@ -283,3 +283,21 @@ TEST_CASE("redelivery recognition survives reopening the store", "[store][dedup]
   CHECK(lr->batch->readings.size() == 3);
   CHECK(lr->batch->readings.back().seq == 3);
 }
+
+TEST_CASE("an idle writer fsyncs committed readings within sync_interval", "[store][durability]") {
+  // The power-cut window of docs/delivery.md: a commit that asked for no fsync is still on disk
+  // within store.sync_interval, even when nothing else arrives to carry the fsync.
+  test::TempDir dir;
+  SystemClock clock;
+  Metrics metrics;
+  store::StoreOptions o;
+  o.path = dir / "gw.db";
+  o.sync_interval = 300ms;
+  auto s = store::Store::open(o, clock, metrics);
+  REQUIRE(s);
+  REQUIRE(submit_wait(**s, {make("d", "m", 1.0, clock.now())}) == CommitStatus::committed);
+  CHECK(metrics.value("store_fsyncs_total") == 0);  // committed, not yet synced
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until([&] { return metrics.value("store_fsyncs_total") >= 1; }, 5s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+}
