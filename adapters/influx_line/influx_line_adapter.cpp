@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "adapter_api/adapter.hpp"
+#include "common/mqtt_binding.hpp"
 #include "influx_line/influx_line_codec.hpp"
 
 namespace cg {
@@ -28,60 +29,9 @@ constexpr ConfigKey kKeys[] = {
      "Larger messages are rejected whole (and kept in rejected_payloads)."},
 };
 
-class InfluxLineAdapter final : public Adapter {
- public:
-  InfluxLineAdapter(std::string broker, std::vector<std::string> topics, int qos, std::size_t max_payload,
-                    influx_line::CodecOptions opts)
-      : broker_(std::move(broker)),
-        topics_(std::move(topics)),
-        qos_(qos),
-        max_payload_(max_payload),
-        opts_(opts) {}
-
-  Result<void> start(AdapterContext& ctx) override {
-    const Clock* clock = &ctx.clock();
-    Counter* rejected_lines = &ctx.metrics().counter(
-        "influx_line_rejected_lines_total", {{"adapter", std::string(ctx.instance_id())}},
-        "Line protocol lines rejected (bad syntax, out of range, limits); the other lines of the message are kept");
-    for (const auto& topic : topics_) {
-      auto decode = [opts = opts_, max = max_payload_, clock,
-                     rejected_lines](const MqttMessage& m) -> Result<std::vector<Reading>> {
-        if (m.payload.size() > max)
-          return fail(Error::reject("too_large", "payload of " + std::to_string(m.payload.size()) +
-                                                     " bytes exceeds max_payload_bytes " + std::to_string(max)));
-        std::string_view body(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
-        auto r = influx_line::decode(body, clock->now(), opts);
-        if (r.rejected_lines > 0) {
-          rejected_lines->inc(r.rejected_lines);
-          if (r.readings.empty()) {
-            const auto& e = r.errors.front();
-            return fail(Error::reject("line_protocol", std::to_string(r.rejected_lines) + " bad line(s), none valid; line " +
-                                                           std::to_string(e.line) + ": " + e.reason));
-          }
-        }
-        return std::move(r.readings);
-      };
-      if (auto r = ctx.subscribe_mqtt(broker_, topic, qos_, decode); !r) return r;
-    }
-    return {};
-  }
-  void stop() override {}
-
- private:
-  std::string broker_;
-  std::vector<std::string> topics_;
-  int qos_;
-  std::size_t max_payload_;
-  influx_line::CodecOptions opts_;
-};
-
 Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg) {
-  auto topics = cfg.get_list("topics");
-  if (topics.empty()) return fail(Error::fatal("config", "topics must list at least one MQTT filter"));
-  for (const auto& t : topics)
-    if (t.empty()) return fail(Error::fatal("config", "topics must not contain an empty filter"));
-  auto qos = cfg.get_int("qos");
-  if (qos < 0 || qos > 1) return fail(Error::fatal("config", "qos must be 0 or 1"));
+  auto binding = adapters::read_mqtt_binding(cfg);
+  if (!binding) return fail(binding.error());
   auto prec_text = cfg.get_string("precision");
   auto prec = influx_line::parse_precision(prec_text);
   if (!prec) return fail(Error::fatal("config", "precision must be \"ns\", \"us\", \"ms\" or \"s\", not \"" + prec_text + "\""));
@@ -90,8 +40,30 @@ Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg)
     return fail(Error::fatal("config", "max_payload_bytes must be 16..16777216"));
   influx_line::CodecOptions o;
   o.precision = *prec;
-  return std::unique_ptr<Adapter>(std::make_unique<InfluxLineAdapter>(
-      cfg.get_string("broker"), std::move(topics), static_cast<int>(qos), static_cast<std::size_t>(maxp), o));
+  auto max = static_cast<std::size_t>(maxp);
+  return std::unique_ptr<Adapter>(std::make_unique<adapters::MqttSubscriberAdapter>(
+      std::move(*binding), [opts = o, max](AdapterContext& ctx) -> MqttDecodeFn {
+        const Clock* clock = &ctx.clock();
+        Counter* rejected_lines = &ctx.metrics().counter(
+            "influx_line_rejected_lines_total", {{"adapter", std::string(ctx.instance_id())}},
+            "Line protocol lines rejected (bad syntax, out of range, limits); the other lines of the message are kept");
+        return [opts, max, clock, rejected_lines](const MqttMessage& m) -> Result<std::vector<Reading>> {
+          if (m.payload.size() > max)
+            return fail(Error::reject("too_large", "payload of " + std::to_string(m.payload.size()) +
+                                                       " bytes exceeds max_payload_bytes " + std::to_string(max)));
+          std::string_view body(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+          auto r = influx_line::decode(body, clock->now(), opts);
+          if (r.rejected_lines > 0) {
+            rejected_lines->inc(r.rejected_lines);
+            if (r.readings.empty()) {
+              const auto& e = r.errors.front();
+              return fail(Error::reject("line_protocol", std::to_string(r.rejected_lines) + " bad line(s), none valid; line " +
+                                                             std::to_string(e.line) + ": " + e.reason));
+            }
+          }
+          return std::move(r.readings);
+        };
+      }));
 }
 
 // Offline decoding: one body per input, every bad line reported with its line number while the

@@ -1,5 +1,6 @@
 // `lorawan_ttn`: The Things Stack v3 (TTN / TTI) uplinks over the MQTT integration.
 #include "adapter_api/adapter.hpp"
+#include "common/mqtt_binding.hpp"
 #include "lorawan_ttn/ttn_codec.hpp"
 
 namespace cg {
@@ -16,54 +17,30 @@ constexpr ConfigKey kKeys[] = {
      "CayenneLPP here."},
 };
 
-class TtnAdapter final : public Adapter {
- public:
-  TtnAdapter(std::string id, std::string broker, std::vector<std::string> topics, int qos,
-             lorawan_ttn::CodecOptions opts)
-      : id_(std::move(id)), broker_(std::move(broker)), topics_(std::move(topics)), qos_(qos), opts_(opts) {}
-
-  Result<void> start(AdapterContext& ctx) override {
-    const Clock* clock = &ctx.clock();
-    Counter* undecoded = &ctx.metrics().counter("lorawan_undecoded_payloads_total", {{"adapter", id_}},
-                                                "Uplinks with frm_payload but no decoded_payload");
-    Counter* ignored = &ctx.metrics().counter("lorawan_non_uplink_messages_total", {{"adapter", id_}},
-                                              "Messages that are not uplinks (joins, downlink events, ...)");
-    for (const auto& t : topics_) {
-      auto decode = [opts = opts_, clock, undecoded, ignored](const MqttMessage& m) -> Result<std::vector<Reading>> {
-        auto r = lorawan_ttn::decode(m.payload, clock->now(), opts);
-        if (!r) return fail(r.error());
-        if (!r->uplink) ignored->inc();
-        if (r->payload_undecoded) undecoded->inc();
-        return std::move(r->readings);
-      };
-      if (auto r = ctx.subscribe_mqtt(broker_, t, qos_, decode); !r) return r;
-    }
-    return {};
-  }
-  void stop() override {}
-
- private:
-  std::string id_;
-  std::string broker_;
-  std::vector<std::string> topics_;
-  int qos_;
-  lorawan_ttn::CodecOptions opts_;
-};
-
-Result<std::unique_ptr<Adapter>> make(const std::string& id, const ConfigView& cfg) {
-  auto topics = cfg.get_list("topics");
-  if (topics.empty()) topics = {"v3/+/devices/+/up"};
-  for (const auto& t : topics)
-    if (t.empty()) return fail(Error::fatal("config", "topics must not contain an empty filter"));
-  auto qos = cfg.has("qos") ? cfg.get_int("qos") : 1;
-  if (qos < 0 || qos > 1) return fail(Error::fatal("config", "qos must be 0 or 1"));
+Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg) {
+  auto binding = adapters::read_mqtt_binding(cfg, {"v3/+/devices/+/up"});
+  if (!binding) return fail(binding.error());
   lorawan_ttn::CodecOptions o;
   auto mode = cfg.has("payload") ? cfg.get_string("payload") : std::string("decoded");
   if (mode == "decoded") o.payload = lorawan_ttn::PayloadMode::decoded;
   else if (mode == "cayenne") o.payload = lorawan_ttn::PayloadMode::cayenne;
   else return fail(Error::fatal("config", "payload must be \"decoded\" or \"cayenne\", not \"" + mode + "\""));
-  return std::unique_ptr<Adapter>(std::make_unique<TtnAdapter>(id, cfg.get_string("broker"), std::move(topics),
-                                                               static_cast<int>(qos), o));
+  return std::unique_ptr<Adapter>(std::make_unique<adapters::MqttSubscriberAdapter>(
+      std::move(*binding), [o](AdapterContext& ctx) -> MqttDecodeFn {
+        const Clock* clock = &ctx.clock();
+        Labels l{{"adapter", std::string(ctx.instance_id())}};
+        Counter* undecoded =
+            &ctx.metrics().counter("lorawan_undecoded_payloads_total", l, "Uplinks with frm_payload but no decoded_payload");
+        Counter* ignored = &ctx.metrics().counter("lorawan_non_uplink_messages_total", l,
+                                                  "Messages that are not uplinks (joins, downlink events, ...)");
+        return [o, clock, undecoded, ignored](const MqttMessage& m) -> Result<std::vector<Reading>> {
+          auto r = lorawan_ttn::decode(m.payload, clock->now(), o);
+          if (!r) return fail(r.error());
+          if (!r->uplink) ignored->inc();
+          if (r->payload_undecoded) undecoded->inc();
+          return std::move(r->readings);
+        };
+      }));
 }
 
 Result<std::unique_ptr<DecodeSession>> make_decoder(const ConfigView& cfg) {
