@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "common/json_flatten.hpp"
+#include "common/lorawan_uplink.hpp"
 
 #include <algorithm>
 #include <array>
@@ -158,41 +159,27 @@ Result<Decoded> decode(std::optional<EventType> event, std::string_view topic_de
   if (!root["object"].get(obj) && obj.is_object()) w.walk(obj, "", 0);
   if (w.error) return fail(*w.error);
 
-  std::optional<double> rssi, snr;
-  std::optional<std::int64_t> gateways;
+  adapters::RadioSummary radio;
   if (has_rx) {
-    std::int64_t n = 0;
+    radio.gateway_count = 0;
     for (auto g : rx) {
       dom::object go;
       if (g.get(go)) continue;
-      ++n;
       double v;
-      if (!go["rssi"].get(v)) rssi = rssi ? std::max(*rssi, v) : v;
-      if (!go["snr"].get(v) || !go["loRaSNR"].get(v)) snr = snr ? std::max(*snr, v) : v;
+      std::optional<double> gw_rssi, gw_snr;
+      if (!go["rssi"].get(v)) gw_rssi = v;
+      if (!go["snr"].get(v) || !go["loRaSNR"].get(v)) gw_snr = v;  // v4, else v3 key
+      radio.add_gateway(gw_rssi, gw_snr);
     }
-    gateways = n;
   }
   std::int64_t sf = 0;
-  bool has_sf = !root["txInfo"]["modulation"]["lora"]["spreadingFactor"].get(sf) ||
-                !root["txInfo"]["dataRate"]["spreadFactor"].get(sf) ||
-                !root["txInfo"]["loRaModulationInfo"]["spreadingFactor"].get(sf);
-  auto radio = [&](const char* name, Value v, const char* unit) {
-    if (!w.has_metric(name)) w.add(name, std::move(v), unit);
-  };
-  if (rssi) radio("rssi", *rssi, "dBm");
-  if (snr) radio("snr", *snr, "dB");
-  if (gateways) radio("gateway_count", *gateways, "");
-  if (has_sf) radio("sf", sf, "");
-  if (w.error) return fail(*w.error);
-
-  for (auto& r : w.out) {
-    r.device = device;
-    r.observed = *observed;
-    r.received = received;
-    r.src_seq = f_cnt;
-    r.quality = q;
-  }
-  result.readings = std::move(w.out);
+  if (!root["txInfo"]["modulation"]["lora"]["spreadingFactor"].get(sf) ||
+      !root["txInfo"]["dataRate"]["spreadFactor"].get(sf) ||
+      !root["txInfo"]["loRaModulationInfo"]["spreadingFactor"].get(sf))
+    radio.sf = sf;
+  auto readings = adapters::finish_uplink(w, radio, {device, *observed, received, f_cnt, q});
+  if (!readings) return fail(readings.error());
+  result.readings = std::move(*readings);
   return result;
 }
 

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "common/json_flatten.hpp"
+#include "common/lorawan_uplink.hpp"
 
 #include <algorithm>
 #include <array>
@@ -184,40 +185,25 @@ Result<Decoded> decode(std::span<const std::uint8_t> payload, TimeNs received, c
   if (w.error) return fail(*w.error);
 
   // Radio metadata.
-  std::optional<double> rssi, snr;
-  std::optional<std::int64_t> gateways;
+  adapters::RadioSummary radio;
   dom::array rx;
   if (!u["rx_metadata"].get(rx)) {
-    std::int64_t n = 0;
+    radio.gateway_count = 0;
     for (auto g : rx) {
       dom::object go;
       if (g.get(go)) continue;
-      ++n;
       double v;
-      if (!go["rssi"].get(v) || !go["channel_rssi"].get(v)) rssi = rssi ? std::max(*rssi, v) : v;
-      if (!go["snr"].get(v)) snr = snr ? std::max(*snr, v) : v;
+      std::optional<double> gw_rssi, gw_snr;
+      if (!go["rssi"].get(v) || !go["channel_rssi"].get(v)) gw_rssi = v;
+      if (!go["snr"].get(v)) gw_snr = v;
+      radio.add_gateway(gw_rssi, gw_snr);
     }
-    gateways = n;
   }
   std::int64_t sf = 0;
-  bool has_sf = !u["settings"]["data_rate"]["lora"]["spreading_factor"].get(sf);
-  auto radio = [&](const char* name, Value v, const char* unit) {
-    if (!w.has_metric(name)) w.add(name, std::move(v), unit);
-  };
-  if (rssi) radio("rssi", *rssi, "dBm");
-  if (snr) radio("snr", *snr, "dB");
-  if (gateways) radio("gateway_count", *gateways, "");
-  if (has_sf) radio("sf", sf, "");
-  if (w.error) return fail(*w.error);
-
-  for (auto& r : w.out) {
-    r.device = device;
-    r.observed = *observed;
-    r.received = received;
-    r.src_seq = f_cnt;
-    r.quality = q;
-  }
-  result.readings = std::move(w.out);
+  if (!u["settings"]["data_rate"]["lora"]["spreading_factor"].get(sf)) radio.sf = sf;
+  auto readings = adapters::finish_uplink(w, radio, {device, *observed, received, f_cnt, q});
+  if (!readings) return fail(readings.error());
+  result.readings = std::move(*readings);
   return result;
 }
 
