@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test sanitize bench demo clean fuzz
+.PHONY: all deps configure build test sanitize bench demo clean fuzz docs
 
 all: build
 
@@ -35,6 +35,10 @@ sanitize: deps
 bench: configure
 	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench
 	@$(BUILD)/bench/citygate-bench
+
+# Rewrites the generated docs (docs/config.md tables, adapter README key tables) from the key tables.
+docs: build
+	@python3 docs/regenerate.py $(BUILD)/citygate
 
 demo: build
 	@packaging/demo.sh $(BUILD)

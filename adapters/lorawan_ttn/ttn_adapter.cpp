@@ -1,6 +1,6 @@
 // `lorawan_ttn`: The Things Stack v3 (TTN / TTI) uplinks over the MQTT integration.
 #include "adapter_api/adapter.hpp"
-#include "common/mqtt_binding.hpp"
+#include "common/ingest_adapter.hpp"
 #include "lorawan_ttn/ttn_codec.hpp"
 
 namespace cg {
@@ -8,38 +8,45 @@ namespace cg {
 namespace {
 
 constexpr ConfigKey kKeys[] = {
-    {"broker", KeyType::string, "", true, "Id of the [[brokers]] entry connected to the TTS MQTT server."},
+    {"broker", KeyType::string, "\"\"", false,
+     "Id of the [[brokers]] entry connected to the TTS MQTT server; \"\": no MQTT (webhook only)."},
     {"topics", KeyType::string_list, "[\"v3/+/devices/+/up\"]", false,
      "MQTT filters to subscribe to (ApplicationUp messages; other message types give no readings)."},
     {"qos", KeyType::integer, "1", false, "Subscription QoS (0 or 1). QoS 1 is acknowledged only after commit."},
+    {"http_path", KeyType::string, "\"\"", false,
+     "POST route on the ingest listener for the TTS webhook integration (uplink message enabled, JSON format), e.g. \"/ingest/ttn\". \"\": none."},
+    {"http_token_file", KeyType::string, "\"\"", false,
+     "File holding the bearer token the HTTP route requires (`Authorization: Bearer <token>`); \"\": no token."},
     {"payload", KeyType::string, "\"decoded\"", false,
      "\"decoded\": measurements from decoded_payload (TTS payload formatter); \"cayenne\": decode frm_payload as "
      "CayenneLPP here."},
 };
 
 Result<std::unique_ptr<Adapter>> make(const std::string&, const ConfigView& cfg) {
-  auto binding = adapters::read_mqtt_binding(cfg, {"v3/+/devices/+/up"});
+  adapters::BindingDefaults defaults;
+  defaults.topics = {"v3/+/devices/+/up"};
+  defaults.content_types = {"application/json"};
+  auto binding = adapters::read_bindings(cfg, defaults);
   if (!binding) return fail(binding.error());
   lorawan_ttn::CodecOptions o;
   auto mode = cfg.has("payload") ? cfg.get_string("payload") : std::string("decoded");
   if (mode == "decoded") o.payload = lorawan_ttn::PayloadMode::decoded;
   else if (mode == "cayenne") o.payload = lorawan_ttn::PayloadMode::cayenne;
   else return fail(Error::fatal("config", "payload must be \"decoded\" or \"cayenne\", not \"" + mode + "\""));
-  return std::unique_ptr<Adapter>(std::make_unique<adapters::MqttSubscriberAdapter>(
-      std::move(*binding), [o](AdapterContext& ctx) -> MqttDecodeFn {
-        const Clock* clock = &ctx.clock();
+  return std::unique_ptr<Adapter>(std::make_unique<adapters::IngestAdapter>(
+      std::move(*binding), [o](AdapterContext& ctx) -> adapters::CodecFn {
         Labels l{{"adapter", std::string(ctx.instance_id())}};
         Counter* undecoded =
             &ctx.metrics().counter("lorawan_undecoded_payloads_total", l, "Uplinks with frm_payload but no decoded_payload");
         Counter* ignored = &ctx.metrics().counter("lorawan_non_uplink_messages_total", l,
                                                   "Messages that are not uplinks (joins, downlink events, ...)");
-        return [o, clock, undecoded, ignored](const MqttMessage& m) -> Result<std::vector<Reading>> {
-          auto r = lorawan_ttn::decode(m.payload, clock->now(), o);
+        return adapters::whole_input_codec([o, undecoded, ignored](const DecodeInput& in) -> Result<std::vector<Reading>> {
+          auto r = lorawan_ttn::decode(in.payload, in.now, o);
           if (!r) return fail(r.error());
           if (!r->uplink) ignored->inc();
           if (r->payload_undecoded) undecoded->inc();
           return std::move(r->readings);
-        };
+        });
       }));
 }
 
@@ -59,7 +66,7 @@ Result<std::unique_ptr<DecodeSession>> make_decoder(const ConfigView& cfg) {
 }  // namespace
 
 const AdapterDescriptor& lorawan_ttn_descriptor() {
-  static const AdapterDescriptor d{"lorawan_ttn", "The Things Stack v3 (TTN) uplinks over MQTT", kKeys, make,
+  static const AdapterDescriptor d{"lorawan_ttn", "The Things Stack v3 (TTN) uplinks over MQTT or webhook", kKeys, make,
                                    make_decoder};
   return d;
 }

@@ -3,10 +3,7 @@
 #include <simdjson.h>
 
 #include "common/json_flatten.hpp"
-
-#include <cmath>
-
-#include "core/time_format.hpp"
+#include "common/json_time.hpp"
 
 namespace cg::mqtt_json {
 
@@ -61,17 +58,6 @@ std::optional<std::string> TopicPattern::match(std::string_view topic) const {
   return std::nullopt;
 }
 
-std::optional<TimeNs> epoch_to_time(double v) {
-  if (!std::isfinite(v) || v < 0) return std::nullopt;
-  double ns;
-  if (v < 1e11) ns = v * 1e9;
-  else if (v < 1e14) ns = v * 1e6;
-  else if (v < 1e17) ns = v * 1e3;
-  else ns = v;
-  if (ns > 9.2e18) return std::nullopt;
-  return from_unix_ns(static_cast<std::int64_t>(std::llround(ns)));
-}
-
 namespace {
 
 using Walker = adapters::JsonFlattener;
@@ -95,13 +81,7 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
   std::optional<TimeNs> observed;
   for (auto field : obj) {
     if (!opts.time_field.empty() && field.key == opts.time_field) {
-      std::string_view s;
-      double d;
-      if (!field.value.get(s)) {
-        observed = parse_rfc3339(s);
-      } else if (!field.value.get(d)) {
-        observed = epoch_to_time(d);
-      }
+      observed = adapters::json_time(field.value);
       continue;
     }
     if (!opts.device_field.empty() && field.key == opts.device_field) {

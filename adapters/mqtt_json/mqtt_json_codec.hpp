@@ -49,7 +49,4 @@ struct CodecOptions {
 Result<std::vector<Reading>> decode(std::string_view device, std::span<const std::uint8_t> payload,
                                     TimeNs received, const CodecOptions& opts);
 
-// Epoch number -> time, unit told by magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns).
-std::optional<TimeNs> epoch_to_time(double v);
-
 }  // namespace cg::mqtt_json

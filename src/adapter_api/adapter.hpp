@@ -48,6 +48,51 @@ struct MqttMessage {
 // acknowledges it (redelivering a bad payload cannot fix it).
 using MqttDecodeFn = std::function<Result<std::vector<Reading>>(const MqttMessage&)>;
 
+// One input to a codec: an MQTT message, an HTTP ingest body, a datagram or line batch, or a file
+// given to `citygate decode` (the adapter's codec without a running gateway).
+struct DecodeInput {
+  std::string_view topic;                   // MQTT topic, or the HTTP path, when there is one
+  std::string_view query;                   // HTTP query string (raw, after '?'), when there is one
+  std::span<const std::uint8_t> payload;    // message payload or HTTP request body
+  std::vector<std::pair<std::string, std::string>> headers;  // HTTP headers, names lower-case
+  TimeNs now{};                             // the receive time to resolve relative times against
+  std::string precision;                    // line protocol timestamp precision, when given
+  std::string profile;                      // device profile name, when given
+};
+
+struct DecodeOutput {
+  std::vector<Reading> readings;  // what the gateway would store
+  std::vector<Error> errors;      // every invalid record/line/payload (valid ones are still kept)
+};
+
+// A retained presence message with its will (Sparkplug host STATE).
+struct MqttPresence {
+  std::string topic;
+  // Builds the payload for one connection: online=true the birth, false the will. Both are built
+  // at each connect with the same timestamp (Sparkplug 3.0 wants the will's to equal the birth's).
+  std::function<std::vector<std::uint8_t>(bool online, std::int64_t connect_epoch_ms)> payload;
+  int qos = 1;
+  bool retain = true;
+};
+
+// Decodes one ingest input (an HTTP body, a datagram, a line batch). Pure and quick; runs on an
+// io thread.
+using IngestDecodeFn = std::function<DecodeOutput(const DecodeInput&)>;
+
+struct HttpIngestRoute {
+  std::string path;                        // e.g. "/ingest/sensor-community"; unique per listener
+  std::vector<std::string> content_types;  // accepted media types (no parameters); empty: any
+  std::string bearer_token;                // required "Authorization: Bearer <token>"; empty: none
+  std::size_t max_body = 1024 * 1024;
+};
+
+struct StreamListen {
+  enum class Protocol { udp, tcp } protocol = Protocol::udp;
+  std::string host = "127.0.0.1";  // loopback unless the operator says otherwise
+  std::uint16_t port = 0;
+  std::size_t max_line = 64 * 1024;
+};
+
 class AdapterContext {
  public:
   virtual ~AdapterContext() = default;
@@ -67,6 +112,41 @@ class AdapterContext {
   // recognises redeliveries. Call from start() only.
   virtual Result<void> subscribe_mqtt(std::string_view broker_id, std::string filter, int qos,
                                       MqttDecodeFn decode) = 0;
+
+  // Publishes on broker `broker_id` (Sparkplug NCMD rebirth requests, ...). Thread-safe, never
+  // blocks: the message is handed to the client and sent when connected; an error means it was
+  // not accepted (not connected, unknown broker), and the caller decides whether to retry.
+  virtual Result<void> publish_mqtt(std::string_view broker_id, std::string topic,
+                                    std::vector<std::uint8_t> payload, int qos, bool retain) = 0;
+
+  // Declares this adapter's presence on `broker_id` (a Sparkplug host's STATE): the will is set
+  // on the connection (the broker publishes it when the link dies) and the birth is published
+  // after every (re)connect, once the subscriptions are in place. One presence per broker.
+  // Call from start() only.
+  virtual Result<void> set_mqtt_presence(std::string_view broker_id, MqttPresence presence) = 0;
+
+  // Registers a POST route on the ingest listener. The transport answers: 401 without the
+  // route's token, 415 for a content type not listed, 413 over max_body, 429 over the
+  // instance's rate limit, 503 + Retry-After when the store throttles, 400 when `decode`
+  // reports errors (readings it did produce are still committed; the body lists the errors
+  // and the count accepted), and 200 {"accepted":N} only after the readings are committed
+  // and fsync'd. `decode` runs on an io thread, must be quick and pure (the DecodeInput has the
+  // body as payload, the path as topic, the lower-cased headers and the receive time).
+  // Call from start() only.
+  virtual Result<void> route_http(HttpIngestRoute route, IngestDecodeFn decode) = 0;
+
+  // Listens for line-oriented datagrams (UDP: one datagram = one input) or streams (TCP: input
+  // is split at newlines, up to max_line bytes a line) and commits what `decode` yields.
+  // Neither protocol has an application acknowledgement: UDP readings are committed (counted
+  // when dropped); a TCP connection stops being read while the store throttles.
+  // Call from start() only; the listener is bound before start() returns to the runtime.
+  virtual Result<void> listen_stream(StreamListen listen, IngestDecodeFn decode) = 0;
+
+  // Runs `fn` on the runtime's bounded worker pool: the one place blocking libraries (libmodbus)
+  // may block (DESIGN §3). Jobs with the same `key` never run at the same time and run in the
+  // order given (one context per device or bus). `fn` must not touch adapter state: it hands its
+  // result back with post(). Jobs of a stopped adapter are skipped.
+  virtual void run_blocking(std::string key, std::function<void()> fn) = 0;
 };
 
 class Adapter {
@@ -74,21 +154,6 @@ class Adapter {
   virtual ~Adapter() = default;
   virtual Result<void> start(AdapterContext& ctx) = 0;
   virtual void stop() = 0;
-};
-
-// Offline decoding (`citygate decode`): the adapter's codec without a running gateway.
-struct DecodeInput {
-  std::string_view topic;                   // MQTT topic, when the payload came with one
-  std::span<const std::uint8_t> payload;    // message payload or HTTP request body
-  std::vector<std::pair<std::string, std::string>> headers;  // HTTP headers, names lower-case
-  TimeNs now{};                             // the receive time to resolve relative times against
-  std::string precision;                    // line protocol timestamp precision, when given
-  std::string profile;                      // device profile name, when given
-};
-
-struct DecodeOutput {
-  std::vector<Reading> readings;  // what the gateway would store
-  std::vector<Error> errors;      // every invalid record/line/payload (valid ones are still kept)
 };
 
 // One decoding session: several inputs in order share state (a Sparkplug NBIRTH, then its NDATA).
@@ -109,6 +174,17 @@ class FunctionDecodeSession final : public DecodeSession {
     else out.errors.push_back(r.error());
     return out;
   }
+
+ private:
+  Fn fn_;
+};
+
+// A DecodeSession without state around a codec that reports per-record errors itself.
+class CodecDecodeSession final : public DecodeSession {
+ public:
+  using Fn = std::function<DecodeOutput(const DecodeInput&)>;
+  explicit CodecDecodeSession(Fn fn) : fn_(std::move(fn)) {}
+  DecodeOutput decode(const DecodeInput& in) override { return fn_(in); }
 
  private:
   Fn fn_;

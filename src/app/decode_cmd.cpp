@@ -229,7 +229,16 @@ void append_config_value(std::string& o, const ConfigValue& v) {
 }
 }  // namespace
 
-int run_describe_adapters(const std::string& format) {
+int run_describe_adapters(const std::string& format, const std::string& kind) {
+  if (!kind.empty() && !find_adapter(kind)) {
+    std::cerr << "citygate describe-adapters: unknown kind '" << kind << "'\n";
+    return kUsage;
+  }
+  auto wanted = [&](const AdapterDescriptor& d) { return kind.empty() || d.kind == kind; };
+  if (format == "md" && !kind.empty()) {
+    std::cout << config::describe_keys_markdown(find_adapter(kind)->keys);
+    return kOk;
+  }
   if (format == "md") {
     for (const auto& d : adapter_registry()) {
       std::cout << "## `" << d.kind << "`\n\n" << d.summary << "\n\n" << config::describe_keys_markdown(d.keys) << "\n";
@@ -243,6 +252,7 @@ int run_describe_adapters(const std::string& format) {
   std::string o = "[";
   bool first = true;
   for (const auto& d : adapter_registry()) {
+    if (!wanted(d)) continue;
     if (!first) o += ',';
     first = false;
     o += "{\"kind\":";

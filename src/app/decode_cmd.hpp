@@ -23,6 +23,8 @@ int run_decode(const DecodeArgs& args);
 // `citygate describe-adapters`: every adapter's config keys from the same tables that validate
 // the config. format "json": [{"kind","summary","keys":[{"name","type","default","required","doc"}]}]
 // (default as a JSON value, null when none); "md": one section per adapter.
-int run_describe_adapters(const std::string& format);
+// --format md|json; `kind` non-empty: only that kind (md: only its key table). Exit 64 for an
+// unknown kind.
+int run_describe_adapters(const std::string& format, const std::string& kind = {});
 
 }  // namespace cg::app

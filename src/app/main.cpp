@@ -107,6 +107,11 @@ int main(int argc, char** argv) {
   std::string describe_format = "md";
   auto* describe = app.add_subcommand("describe-adapters", "Every adapter's configuration keys");
   describe->add_option("--format", describe_format, "md or json")->check(CLI::IsMember({"md", "json"}));
+  std::string describe_kind;
+  describe->add_option("--kind", describe_kind,
+                       "Only this kind; with --format md just its key table (the README section)");
+  auto* describe_cfg =
+      app.add_subcommand("describe-config", "The configuration reference (docs/config.md's tables), as Markdown");
 
   try {
     app.parse(argc, argv);
@@ -125,6 +130,10 @@ int main(int argc, char** argv) {
   if (*check) return cg::config::check_config(check_config, std::cout, std::cerr);
   if (*lake) return cmd_lake(lake_listen, lake_dir);
   if (*decode) return cg::app::run_decode(dec);
-  if (*describe) return cg::app::run_describe_adapters(describe_format);
+  if (*describe) return cg::app::run_describe_adapters(describe_format, describe_kind);
+  if (*describe_cfg) {
+    std::cout << cg::config::describe_config_markdown();
+    return 0;
+  }
   return kExitUsage;
 }

@@ -56,6 +56,8 @@ struct HttpConfig {
   std::size_t header_max = 8192;
   std::chrono::milliseconds read_timeout{10000};
   std::size_t max_connections = 512;
+  ListenAddress ingest_listen{"127.0.0.1", 8081};
+  std::size_t ingest_body_max = 1 << 20;
 };
 
 struct BrokerConfig {
@@ -65,6 +67,8 @@ struct BrokerConfig {
   std::string username;
   std::string password_file;
   std::chrono::seconds keepalive{30};
+  std::string ca_file, cert_file, key_file;
+  bool tls_verify = true;
 };
 
 struct SinkConfig {
@@ -91,7 +95,9 @@ struct UplinkConfig {
 struct AdapterInstance {
   std::string kind;
   std::string id;
-  ConfigView settings;
+  ConfigView settings;      // the kind's own keys
+  double rate_limit_per_s = 0;  // common keys
+  double rate_burst = 0;
 };
 
 struct DeviceConfig {
@@ -108,6 +114,7 @@ struct GatewayConfig {
   std::string gateway_id;
   std::string log_level = "info";         // trace|debug|info|warn|error
   std::string unknown_devices = "accept";  // accept|reject
+  std::size_t blocking_workers = 4;
   StoreConfig store;
   HttpConfig http;
   UplinkConfig uplink;

@@ -484,6 +484,7 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
   cfg.gateway_id = gw.str("id");
   cfg.log_level = gw.str("log_level");
   cfg.unknown_devices = gw.str("unknown_devices");
+  cfg.blocking_workers = size(gw, "blocking_workers");
 
   const Checked& st = one("store");
   cfg.store.path = st.str("path");
@@ -497,6 +498,8 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
   cfg.http.header_max = size(http, "header_max_bytes");
   cfg.http.read_timeout = ms(http, "read_timeout_ms");
   cfg.http.max_connections = size(http, "max_connections");
+  if (auto l = parse_listen_address(http.str("ingest_listen"))) cfg.http.ingest_listen = *l;
+  cfg.http.ingest_body_max = size(http, "ingest_body_max_bytes");
 
   const Checked& up = one("uplink");
   cfg.uplink.batch_max_rows = size(up, "batch_max_rows");
@@ -540,6 +543,12 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
     bc.username = b.str("username");
     bc.password_file = b.str("password_file");
     bc.keepalive = std::chrono::seconds{b.integer("keepalive_s")};
+    bc.ca_file = b.str("ca_file");
+    bc.cert_file = b.str("cert_file");
+    bc.key_file = b.str("key_file");
+    bc.tls_verify = b.boolean("tls_verify");
+    if (bc.cert_file.empty() != bc.key_file.empty())
+      diag.error(b.where, fmt::format("{}: 'cert_file' and 'key_file' go together (mTLS needs both)", b.label));
     cfg.brokers.push_back(std::move(bc));
   }
 
@@ -565,7 +574,9 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
     }
     std::map<std::string, ConfigValue, std::less<>> settings;
     for (const auto& [k, v] : a.values)
-      if (k != "kind" && k != "id") settings.emplace(k, v);
+      if (k != "kind" && k != "id" && k != "rate_limit_per_s" && k != "rate_burst") settings.emplace(k, v);
+    ai.rate_limit_per_s = a.number("rate_limit_per_s");
+    ai.rate_burst = a.number("rate_burst");
     ai.settings = ConfigView(std::move(settings));
     // Let the adapter judge combinations of its keys now, so check-config reports them too.
     if (a.adapter && a.errors == 0 && diag.count() == before && a.adapter->make) {

@@ -21,12 +21,16 @@ constexpr ConfigKey kGatewayKeys[] = {
      "Unique name of this gateway: sent with every upstream batch, default MQTT client id suffix."},
     {"log_level", KT::string, R"("info")", false, "Least severe log level written."},
     {"unknown_devices", KT::string, R"("accept")", false,
-     "Readings from devices not listed in [[devices]]: `accept` (flagged unregistered) or `reject`."},
+     "Readings from devices not listed in [[devices]] (or listed for another adapter): `accept` (flagged "
+     "unregistered) or `reject`. Counted either way."},
+    {"blocking_workers", KT::integer, "4", false,
+     "Threads for protocol libraries that only block (Modbus). A silent device holds one for at most its timeout."},
 };
 constexpr Rule kGatewayRules[] = {
     {.key = "id", .check = Check::id},
     {.key = "log_level", .one_of = "trace|debug|info|warn|error"},
     {.key = "unknown_devices", .one_of = "accept|reject"},
+    {.key = "blocking_workers", .ranged = true, .min = 1, .max = 64},
 };
 
 // ---- [store] ----------------------------------------------------------------------------------
@@ -56,6 +60,12 @@ constexpr ConfigKey kHttpKeys[] = {
     {"read_timeout_ms", KT::integer, "10000", false,
      "A request must arrive completely within this time, or the connection is closed."},
     {"max_connections", KT::integer, "512", false, "Concurrent connections; more are refused."},
+    {"ingest_listen", KT::string, R"("127.0.0.1:8081")", false,
+     "Device-facing ingest listener (HTTP push and webhooks of the adapters that have an HTTP path), "
+     "HOST:PORT. Bound only when some adapter registers a route. Loopback by default: set the device-LAN "
+     "address to take pushes from devices. Port 0 picks a free port."},
+    {"ingest_body_max_bytes", KT::integer, "1048576", false,
+     "Largest ingest request body the listener reads (each route may set a lower limit)."},
 };
 constexpr Rule kHttpRules[] = {
     {.key = "listen", .check = Check::listen},
@@ -63,6 +73,8 @@ constexpr Rule kHttpRules[] = {
     {.key = "header_max_bytes", .ranged = true, .min = 1024, .max = 1024 * 1024},
     {.key = "read_timeout_ms", .ranged = true, .min = 100, .max = 600'000},
     {.key = "max_connections", .ranged = true, .min = 1, .max = 65535},
+    {.key = "ingest_listen", .check = Check::listen},
+    {.key = "ingest_body_max_bytes", .ranged = true, .min = 1, .max = 64 * 1024 * 1024},
 };
 
 // ---- [uplink] ---------------------------------------------------------------------------------
@@ -114,6 +126,12 @@ constexpr ConfigKey kBrokerKeys[] = {
     {"password_file", KT::string, R"("")", false,
      "File holding the MQTT password (e.g. a systemd credential); empty: no password."},
     {"keepalive_s", KT::integer, "30", false, "MQTT keep-alive interval."},
+    {"ca_file", KT::string, R"("")", false,
+     "TLS (ssl://, mqtts://, wss://): PEM file of the CA(s) to trust; empty: the system trust store."},
+    {"cert_file", KT::string, R"("")", false, "TLS client certificate (PEM) for brokers that want mTLS."},
+    {"key_file", KT::string, R"("")", false, "Private key (PEM) of cert_file, e.g. a systemd credential."},
+    {"tls_verify", KT::boolean, "true", false,
+     "Verify the broker's certificate chain and host name. Turn off only for a lab broker."},
 };
 constexpr Rule kBrokerRules[] = {
     {.key = "id", .check = Check::id},
@@ -126,9 +144,16 @@ constexpr ConfigKey kAdapterKeys[] = {
     {"kind", KT::string, "", true,
      "Adapter type; the instance's other keys are that kind's own (adapters/<kind>/README.md)."},
     {"id", KT::string, "", true, "Unique name of this instance (logs, metrics, devices' `adapter` key)."},
+    {"rate_limit_per_s", KT::number, "0", false,
+     "Messages (MQTT messages, HTTP requests, datagrams, TCP line batches) this instance takes per second; "
+     "0: unlimited. Over it: HTTP 429 + Retry-After, MQTT messages refused into rejected_payloads, UDP dropped, "
+     "TCP reading paused; counted in adapter_rate_limited_total."},
+    {"rate_burst", KT::number, "0", false, "Messages allowed at once above the rate; 0: one second's worth."},
 };
 constexpr Rule kAdapterRules[] = {
     {.key = "id", .check = Check::id},
+    {.key = "rate_limit_per_s", .ranged = true, .min = 0, .max = 1e9},
+    {.key = "rate_burst", .ranged = true, .min = 0, .max = 1e9},
 };
 
 // ---- [[devices]] ------------------------------------------------------------------------------

@@ -18,6 +18,8 @@
 #include "http/public_api.hpp"
 #include "http/server.hpp"
 #include "runtime/adapter_host.hpp"
+#include "runtime/http_ingest.hpp"
+#include "runtime/worker_pool.hpp"
 #include "store/store.hpp"
 #include "transport/mqtt_client.hpp"
 #include "uplink/http_sink.hpp"
@@ -48,7 +50,9 @@ struct Gateway::Impl : MqttClients {
   std::unique_ptr<store::Store> store;
   DevicePolicy policy;
   std::map<std::string, std::unique_ptr<transport::MqttClient>, std::less<>> brokers;
+  std::unique_ptr<WorkerPool> pool;
   std::vector<std::unique_ptr<AdapterHost>> adapters;
+  std::unique_ptr<http::Server> ingest;
   std::unique_ptr<uplink::Uplink> up;
   std::unique_ptr<http::Server> server;
   std::vector<std::thread> threads;
@@ -95,7 +99,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   if (!st) return fail(st.error());
   m.store = std::move(*st);
 
-  for (const auto& d : cfg.devices) m.policy.registered.insert(d.id);
+  for (const auto& d : cfg.devices) m.policy.registered.emplace(d.id, DeviceEntry{d.adapter, d.profile, d.zone, d.tags});
   m.policy.reject_unknown = cfg.unknown_devices == "reject";
 
   std::vector<std::unique_ptr<uplink::Sink>> sinks;
@@ -118,17 +122,20 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   for (const auto& b : cfg.brokers) {
     auto pw = read_secret(b.password_file, "password of broker '" + b.id + "'");
     if (!pw) return fail(pw.error());
-    transport::BrokerSettings bs{b.id, b.url, b.client_id, b.username, *pw, b.keepalive};
+    transport::BrokerSettings bs{b.id,      b.url,       b.client_id, b.username, *pw,
+                                 b.keepalive, b.ca_file, b.cert_file, b.key_file, b.tls_verify};
     m.brokers.emplace(b.id, std::make_unique<transport::MqttClient>(bs, m.metrics));
   }
 
+  m.pool = std::make_unique<WorkerPool>(cfg.blocking_workers, m.metrics);
   for (const auto& a : cfg.adapters) {
     const auto* desc = find_adapter(a.kind);
     if (!desc) return fail(Error::fatal("config", "unknown adapter kind '" + a.kind + "'"));
     auto made = desc->make(a.id, a.settings);
     if (!made) return fail(Error::fatal("config", "adapter '" + a.id + "': " + made.error().message));
-    m.adapters.push_back(std::make_unique<AdapterHost>(m.io, a.id, std::move(*made), *m.store, m.policy, m,
-                                                       clock, m.metrics));
+    HostServices hs{m.io, *m.store, m.policy, m, *m.pool, clock, m.metrics};
+    m.adapters.push_back(
+        std::make_unique<AdapterHost>(hs, a.id, std::move(*made), InstanceLimits{a.rate_limit_per_s, a.rate_burst}));
   }
 
   http::Router router;
@@ -142,12 +149,40 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 
+// The ingest listener serves the routes adapters registered in start(); without any, it is not bound.
+Result<void> Gateway::start_ingest() {
+  auto& m = *impl_;
+  http::Router router;
+  std::size_t n = 0;
+  for (auto& a : m.adapters)
+    for (auto& r : a->http_routes()) {
+      add_ingest_route(router, r, m.clock, m.metrics);
+      spdlog::info("adapter '{}': HTTP ingest route POST {}", r.adapter_id, r.route.path);
+      ++n;
+    }
+  if (n == 0) return {};
+  http::Limits lim;
+  lim.body_max = m.cfg.http.ingest_body_max;
+  lim.header_max = m.cfg.http.header_max;
+  lim.read_timeout = m.cfg.http.read_timeout;
+  lim.max_connections = m.cfg.http.max_connections;
+  m.ingest = std::make_unique<http::Server>(m.io, std::move(router), lim, m.metrics, "ingest");
+  const auto& l = m.cfg.http.ingest_listen;
+  if (auto r = m.ingest->listen(l.host, l.port); !r)
+    return fail(Error::fatal("listen", "ingest listener " + l.host + ":" + std::to_string(l.port) + ": " + r.error().message));
+  spdlog::info("citygate: ingest listener on {}:{} ({} route(s))", l.host, m.ingest->port(), n);
+  return {};
+}
+
+std::uint16_t Gateway::ingest_port() const { return impl_->ingest ? impl_->ingest->port() : 0; }
+
 Result<void> Gateway::start() {
   auto& m = *impl_;
   if (m.started) return {};
   m.started = true;
   for (auto& a : m.adapters)
     if (auto r = a->start(); !r) return fail(r.error());
+  if (auto r = start_ingest(); !r) return r;
   if (auto r = m.server->listen(m.cfg.http.public_listen.host, m.cfg.http.public_listen.port); !r)
     return fail(Error::fatal("listen", "public listener " + m.cfg.http.public_listen.host + ":" +
                                            std::to_string(m.cfg.http.public_listen.port) + ": " + r.error().message));
@@ -176,6 +211,8 @@ void Gateway::stop() {
   m.ready = false;
   sd_notify(0, "STOPPING=1");
   for (auto& a : m.adapters) a->stop();
+  if (m.ingest) m.ingest->stop();
+  if (m.pool) m.pool->stop();  // running Modbus polls finish (bounded by their timeouts)
   // MQTT first: a callback waiting for its commit finishes while the store is still open.
   for (auto& [id, b] : m.brokers) b->stop();
   if (m.server) m.server->stop();

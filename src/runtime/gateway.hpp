@@ -24,12 +24,14 @@ class Gateway {
   // start(), wait for SIGINT/SIGTERM, stop(). Returns the process exit code.
   int run_until_signal();
   std::uint16_t http_port() const;
+  std::uint16_t ingest_port() const;  // 0 when no adapter registered an HTTP route
   Metrics& metrics();
 
   struct Impl;
 
  private:
   explicit Gateway(std::unique_ptr<Impl> impl);
+  Result<void> start_ingest();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -84,6 +85,12 @@ struct MqttClient::Impl {
   std::thread reconnector;
   std::chrono::milliseconds backoff{500};
 
+  std::optional<MqttPresence> presence;
+  // Will payload of the connect in progress: Paho reads it during MQTTAsync_connect only, but
+  // keep it alive until the next connect to be safe.
+  std::vector<std::uint8_t> will_payload;
+  std::int64_t connect_ms = 0;
+
   Impl(BrokerSettings settings, Metrics& m)
       : s(std::move(settings)),
         metrics(m),
@@ -154,7 +161,21 @@ struct MqttClient::Impl {
     self->c_connects.inc();
     self->backoff = std::chrono::milliseconds(500);
     spdlog::info("mqtt: broker '{}' connected ({})", self->s.id, self->s.url);
+    if (self->subs.empty()) self->publish_birth();
     self->subscribe_all();
+  }
+
+  void publish_birth() {
+    if (!presence) return;
+    auto payload = presence->payload(true, connect_ms);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = payload.data();
+    msg.payloadlen = static_cast<int>(payload.size());
+    msg.qos = presence->qos;
+    msg.retained = presence->retain ? 1 : 0;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_sendMessage(client, presence->topic.c_str(), &msg, &ro);
+    if (rc != MQTTASYNC_SUCCESS) spdlog::warn("mqtt: broker '{}': presence birth not sent ({})", s.id, rc);
   }
 
   static void on_connection_lost(void* ctx, char* cause) {
@@ -164,6 +185,9 @@ struct MqttClient::Impl {
       spdlog::warn("mqtt: broker '{}' connection lost{}{}; reconnecting", self->s.id, cause ? ": " : "",
                    cause ? cause : "");
     }
+    std::lock_guard lk(self->rmu);
+    self->need_connect = true;
+    self->rcv.notify_all();
   }
 
   static void on_connect_failure(void* ctx, MQTTAsync_failureData* resp) {
@@ -177,6 +201,7 @@ struct MqttClient::Impl {
   static void on_subscribed(void* ctx, MQTTAsync_successData*) {
     auto* self = static_cast<Impl*>(ctx);
     spdlog::info("mqtt: broker '{}' subscribed to {} filter(s)", self->s.id, self->subs.size());
+    self->publish_birth();
   }
 
   static void on_subscribe_failure(void* ctx, MQTTAsync_failureData* resp) {
@@ -205,15 +230,41 @@ struct MqttClient::Impl {
     co.keepAliveInterval = static_cast<int>(s.keepalive.count());
     co.cleansession = 0;  // the broker keeps our session and queued QoS 1 messages across restarts
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    co.automaticReconnect = 1;
-    co.minRetryInterval = 1;
-    co.maxRetryInterval = 30;
+    co.automaticReconnect = 0;  // our loop reconnects, with options rebuilt each time
     co.connectTimeout = 10;
     co.onFailure = on_connect_failure;
     co.context = this;
     if (!s.username.empty()) co.username = s.username.c_str();
     if (!s.password.empty()) co.password = s.password.c_str();
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    if (presence) {
+      connect_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+      will_payload = presence->payload(false, connect_ms);
+      will.topicName = presence->topic.c_str();
+      will.message = nullptr;
+      will.payload.data = will_payload.data();
+      will.payload.len = static_cast<int>(will_payload.size());
+      will.qos = presence->qos;
+      will.retained = presence->retain ? 1 : 0;
+      co.will = &will;
+    }
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (uses_tls(s.url)) {
+      if (!s.ca_file.empty()) ssl.trustStore = s.ca_file.c_str();
+      if (!s.cert_file.empty()) ssl.keyStore = s.cert_file.c_str();
+      if (!s.key_file.empty()) ssl.privateKey = s.key_file.c_str();
+      ssl.enableServerCertAuth = s.tls_verify ? 1 : 0;
+      ssl.verify = s.tls_verify ? 1 : 0;  // host name check (off by default in Paho)
+      ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+      co.ssl = &ssl;
+    }
     return MQTTAsync_connect(client, &co);
+  }
+
+  static bool uses_tls(std::string_view url) {
+    return url.starts_with("ssl://") || url.starts_with("mqtts://") || url.starts_with("wss://");
   }
 
   void reconnect_loop() {
@@ -284,6 +335,26 @@ void MqttClient::stop() {
     MQTTAsync_destroy(&m.client);
   }
   m.g_connected.set(0);
+}
+
+void MqttClient::set_presence(MqttPresence presence) { impl_->presence = std::move(presence); }
+
+Result<void> MqttClient::publish(const std::string& topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
+  auto& m = *impl_;
+  if (!m.client || !m.is_connected)
+    return fail(Error::retry("mqtt.not_connected", "broker '" + m.s.id + "' is not connected"));
+  MQTTAsync_message msg = MQTTAsync_message_initializer;
+  msg.payload = payload.data();
+  msg.payloadlen = static_cast<int>(payload.size());
+  msg.qos = qos;
+  msg.retained = retain ? 1 : 0;
+  MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+  // Paho copies the payload before sendMessage returns.
+  int rc = MQTTAsync_sendMessage(m.client, topic.c_str(), &msg, &ro);
+  if (rc != MQTTASYNC_SUCCESS)
+    return fail(Error::retry("mqtt.publish", "broker '" + m.s.id + "': publish to " + topic + " failed (" +
+                                                 std::to_string(rc) + ")"));
+  return {};
 }
 
 bool MqttClient::connected() const { return impl_->is_connected; }

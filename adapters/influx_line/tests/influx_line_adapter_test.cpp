@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "adapter_api/adapter.hpp"
+#include "support/fake_context.hpp"
 
 namespace cg {
 const AdapterDescriptor& influx_line_descriptor();
@@ -13,47 +14,8 @@ using namespace cg;
 
 namespace {
 
-class NullSink final : public ReadingSink {
- public:
-  void submit(std::vector<Reading>, SubmitOptions, CommitCallback done) override { done(CommitStatus::committed); }
-  void reject_payload(const std::string&, const std::string&, std::span<const std::uint8_t>,
-                      const std::string&) override {}
-};
-
-class NullLog final : public AdapterLog {
- public:
-  void debug(std::string_view) override {}
-  void info(std::string_view) override {}
-  void warn(std::string_view) override {}
-  void error(std::string_view) override {}
-};
-
-struct Subscription {
-  std::string broker, filter;
-  int qos;
-  MqttDecodeFn decode;
-};
-
-class FakeContext final : public AdapterContext {
- public:
-  std::string_view instance_id() const override { return "tele1"; }
-  ReadingSink& sink() override { return sink_; }
-  const Clock& clock() const override { return clock_; }
-  Metrics& metrics() override { return metrics_; }
-  AdapterLog& log() override { return log_; }
-  void post(std::function<void()> fn) override { fn(); }
-  void schedule(std::chrono::steady_clock::duration, std::function<void()>) override {}
-  Result<void> subscribe_mqtt(std::string_view broker, std::string filter, int qos, MqttDecodeFn decode) override {
-    subs.push_back({std::string(broker), std::move(filter), qos, std::move(decode)});
-    return {};
-  }
-
-  std::vector<Subscription> subs;
-  ManualClock clock_;
-  Metrics metrics_;
-  NullSink sink_;
-  NullLog log_;
-};
+using test::FakeContext;
+using Subscription = FakeContext::Subscription;
 
 ConfigView config(std::string precision = "ns", std::int64_t max_payload = 1048576) {
   std::map<std::string, ConfigValue, std::less<>> v;
@@ -80,13 +42,13 @@ TEST_CASE("adapter: descriptor declares the keys", "[influx_line]") {
   CHECK(d.kind == "influx_line");
   std::vector<std::string> names;
   for (const auto& k : d.keys) names.emplace_back(k.name);
-  CHECK(names == std::vector<std::string>{"broker", "topics", "qos", "precision", "max_payload_bytes"});
-  CHECK(d.keys[0].required);
-  CHECK(d.keys[1].required);
-  CHECK(d.keys[1].type == KeyType::string_list);
-  CHECK(d.keys[2].default_value == "1");
-  CHECK(d.keys[3].default_value == "\"ns\"");
-  CHECK(d.keys[4].default_value == "1048576");
+  CHECK(names == std::vector<std::string>{"udp_listen", "tcp_listen", "http_path", "http_token_file", "broker",
+                                          "topics", "qos", "precision", "max_payload_bytes"});
+  for (const auto& k : d.keys) CHECK_FALSE(k.required);  // any one transport will do
+  CHECK(d.keys[5].type == KeyType::string_list);
+  CHECK(d.keys[6].default_value == "1");
+  CHECK(d.keys[7].default_value == "\"ns\"");
+  CHECK(d.keys[8].default_value == "1048576");
   CHECK_FALSE(d.make("x", config("minutes")));
   CHECK_FALSE(d.make("x", config("ns", 1)));
   CHECK(d.make("x", config("ms")));
@@ -96,7 +58,7 @@ TEST_CASE("adapter: subscribes decodes counts partial rejects", "[influx_line]")
   const auto& d = influx_line_descriptor();
   auto a = d.make("tele1", config());
   REQUIRE(a);
-  FakeContext ctx;
+  FakeContext ctx("tele1");
   REQUIRE((*a)->start(ctx));
   REQUIRE(ctx.subs.size() == 2);
   CHECK(ctx.subs[0].broker == "local");
@@ -135,7 +97,7 @@ TEST_CASE("adapter: subscribes decodes counts partial rejects", "[influx_line]")
 TEST_CASE("adapter: oversized payloads are rejected whole", "[influx_line]") {
   auto a = influx_line_descriptor().make("tele1", config("ns", 64));
   REQUIRE(a);
-  FakeContext ctx;
+  FakeContext ctx("tele1");
   REQUIRE((*a)->start(ctx));
   auto r = deliver(ctx.subs[0], "m v=1\n" + std::string(100, '#') + "\n");
   REQUIRE_FALSE(r);

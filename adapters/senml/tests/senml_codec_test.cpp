@@ -314,7 +314,8 @@ TEST_CASE("senml: adapter descriptor and config", "[senml]") {
   CHECK(d.kind == "senml");
   std::vector<std::string> names;
   for (const auto& k : d.keys) names.emplace_back(k.name);
-  CHECK(names == std::vector<std::string>{"broker", "topics", "qos", "max_payload_bytes", "max_records"});
+  CHECK(names == std::vector<std::string>{"broker", "topics", "qos", "http_path", "http_token_file",
+                                          "max_payload_bytes", "max_records"});
   auto cfg = [](std::vector<std::string> topics, std::int64_t qos) {
     std::map<std::string, ConfigValue, std::less<>> v;
     v["broker"] = std::string("local");
@@ -329,4 +330,13 @@ TEST_CASE("senml: adapter descriptor and config", "[senml]") {
   CHECK(!d.make("s1", cfg({"senml/a+"}, 1)));
   CHECK(!d.make("s1", cfg({"senml/#"}, 2)));
   CHECK(!d.make("s1", cfg({}, 1)));
+  // no transport at all: a config error
+  CHECK(!d.make("s1", ConfigView({{"max_payload_bytes", std::int64_t{65536}}, {"max_records", std::int64_t{1000}}})));
+  // HTTP only
+  CHECK(d.make("s1", ConfigView({{"http_path", std::string("/ingest/senml")},
+                                 {"max_payload_bytes", std::int64_t{65536}},
+                                 {"max_records", std::int64_t{1000}}})));
+  CHECK(!d.make("s1", ConfigView({{"http_path", std::string("ingest")},
+                                  {"max_payload_bytes", std::int64_t{65536}},
+                                  {"max_records", std::int64_t{1000}}})));
 }
