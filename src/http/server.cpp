@@ -72,6 +72,34 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+// The checked, framework-free view of a parsed message; an error text when the request is
+// malformed (answered 400). Shared by sessions and parse_request(), so both judge alike.
+std::optional<std::string> to_request(bhttp::request<bhttp::string_body>& msg, Request& req) {
+  if (msg.version() >= 11 && msg.find(bhttp::field::host) == msg.end())
+    return std::string("HTTP/1.1 request without a Host header");
+  req.method = std::string(sv(msg.method_string()));
+  req.target = std::string(sv(msg.target()));
+  std::string_view origin = req.target;
+  if (origin.empty() || origin.front() != '/') {
+    // absolute-form (RFC 9112 §3.2.2): keep the path and query only
+    auto scheme_end = origin.find("://");
+    auto lower = to_lower(origin.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
+    if (scheme_end == std::string_view::npos || (lower != "http" && lower != "https"))
+      return std::string("request-target must be an absolute path");
+    auto rest = origin.substr(scheme_end + 3);
+    auto slash = rest.find_first_of("/?");
+    origin = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  }
+  auto q = origin.find('?');
+  req.path = std::string(origin.substr(0, q));
+  if (req.path.empty()) req.path = "/";
+  if (q != std::string_view::npos) req.query = std::string(origin.substr(q + 1));
+  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+  for (const auto& f : msg) req.headers.emplace_back(to_lower(sv(f.name_string())), std::string(sv(f.value())));
+  req.body = std::move(msg.body());
+  return std::nullopt;
+}
+
 bool is_beast_http_error(const beast::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category();
 }
@@ -317,34 +345,11 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
 
-    if (version_ >= 11 && msg.find(bhttp::field::host) == msg.end()) {
-      listener_->count_reject(Reject::malformed);
-      return reject(400, "Bad Request", "HTTP/1.1 request without a Host header");
-    }
-
     Request req;
-    req.method = std::string(sv(msg.method_string()));
-    req.target = std::string(sv(msg.target()));
-    std::string_view origin = req.target;
-    if (origin.empty() || origin.front() != '/') {
-      // absolute-form (RFC 9112 §3.2.2): keep the path and query only
-      auto scheme_end = origin.find("://");
-      auto lower = to_lower(origin.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
-      if (scheme_end == std::string_view::npos || (lower != "http" && lower != "https")) {
-        listener_->count_reject(Reject::malformed);
-        return reject(400, "Bad Request", "request-target must be an absolute path");
-      }
-      auto rest = origin.substr(scheme_end + 3);
-      auto slash = rest.find_first_of("/?");
-      origin = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+    if (auto why = to_request(msg, req)) {
+      listener_->count_reject(Reject::malformed);
+      return reject(400, "Bad Request", *why);
     }
-    auto q = origin.find('?');
-    req.path = std::string(origin.substr(0, q));
-    if (req.path.empty()) req.path = "/";
-    if (q != std::string_view::npos) req.query = std::string(origin.substr(q + 1));
-    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-    for (const auto& f : msg) req.headers.emplace_back(to_lower(sv(f.name_string())), std::string(sv(f.value())));
-    req.body = std::move(msg.body());
     req.remote_addr = remote_;
 
     spdlog::debug("http[{}] {} {} {}", listener_->name(), remote_, req.method, req.target);
@@ -615,5 +620,30 @@ Result<void> Server::listen(const std::string& host, std::uint16_t port) { retur
 std::uint16_t Server::port() const { return impl_->port(); }
 
 void Server::stop() { impl_->stop(); }
+
+Result<Request> parse_request(std::string_view raw, const Limits& lim, int* status) {
+  auto failed = [status](int st, std::string detail) {
+    if (status) *status = st;
+    return fail(Error::reject("http", std::move(detail)));
+  };
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.eager(true);
+  parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(lim.header_max, UINT32_MAX)));
+  parser.body_limit(static_cast<std::uint64_t>(lim.body_max));
+  beast::error_code ec;
+  std::size_t used = 0;
+  while (!ec && !parser.is_done() && used < raw.size()) {
+    used += parser.put(net::buffer(raw.data() + used, raw.size() - used), ec);
+    if (ec == bhttp::error::need_more) break;
+  }
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec == bhttp::error::header_limit) return failed(431, "request line and headers exceed the limit");
+  if (ec == bhttp::error::body_limit) return failed(413, "request body exceeds the limit");
+  if (ec || !parser.is_done()) return failed(400, "malformed HTTP request: " + (ec ? ec.message() : std::string("incomplete")));
+  auto msg = parser.release();
+  Request req;
+  if (auto why = to_request(msg, req)) return failed(400, *why);
+  return req;
+}
 
 }  // namespace cg::http

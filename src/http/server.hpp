@@ -153,4 +153,9 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space
 // nullopt on an invalid escape.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
 
+// Parses one whole HTTP/1.1 request held in `raw` with the same parser, limits and checks a
+// session applies (fuzzing, offline tools). On failure `*status` (when given) is what a session
+// would answer: 400, 413 or 431.
+Result<Request> parse_request(std::string_view raw, const Limits& lim, int* status = nullptr);
+
 }  // namespace cg::http
