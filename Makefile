@@ -5,10 +5,12 @@
 SHELL := /bin/bash
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test sanitize bench demo clean fuzz docs
+.PHONY: all deps configure build test sanitize bench demo clean fuzz fuzz-build docs
 
 all: build
 
@@ -25,6 +27,16 @@ build: configure
 test: configure
 	@ninja -C $(BUILD) -j$(JOBS)
 	@cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 600
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=8
+
+# libFuzzer targets (clang 14, ASan+UBSan, leak checks): every codec and the HTTP ingest path.
+fuzz-build: deps
+	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DCITYGATE_FUZZ=ON -DCITYGATE_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo; fi
+	@ninja -C $(FUZZ_BUILD) -j$(JOBS) fuzz_all
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 sanitize: deps
 	@if [ ! -f $(ASAN_BUILD)/build.ninja ]; then cmake -S . -B $(ASAN_BUILD) -G Ninja -DCITYGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug; fi
@@ -33,8 +45,9 @@ sanitize: deps
 	  ctest -j$(JOBS) --output-on-failure --timeout 900
 
 bench: configure
-	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench
+	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench citygate-bench-ingest
 	@$(BUILD)/bench/citygate-bench
+	@$(BUILD)/bench/citygate-bench-ingest
 
 # Rewrites the generated docs (docs/config.md tables, adapter README key tables) from the key tables.
 docs: build
@@ -44,4 +57,4 @@ demo: build
 	@packaging/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@ namespace cg::adapters {
 
 void JsonFlattener::add(std::string metric, Value v, std::string unit) {
   if (error) return;
+  if (metric.empty()) return;  // {"": 1} names nothing: not a measurement
   if (out.size() >= max_readings_) {
     error = Error::reject("too_many_values",
                           "more than " + std::to_string(max_readings_) + " values in one " + what_);

@@ -1,7 +1,8 @@
 #pragma once
 // Shared by the JSON codecs (mqtt_json, lorawan_ttn, lorawan_chirpstack): every number, boolean
 // and string member of a JSON value becomes a reading named by its path — nested objects and
-// arrays flattened with '.', array elements by index ("wind.speed", "pm.0"); null is skipped.
+// arrays flattened with '.', array elements by index ("wind.speed", "pm.0"); null is skipped, and
+// so is a top-level member with an empty name (it would give a reading without a metric).
 // Integers stay integers (i64, or u64 above INT64_MAX); other numbers are f64. Pure, no I/O.
 #include <simdjson.h>
 

@@ -76,6 +76,9 @@ std::optional<TimeNs> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return std::nullopt;
   if (M < 1 || M > 12 || h > 23 || m > 59 || sec > 60) return std::nullopt;
+  // int64 nanoseconds since 1970 reach 1677-09-21 .. 2262-04-11: outside that (a day of margin
+  // for the offset) a time cannot be represented and is refused rather than wrapped
+  if (Y < 1678 || Y > 2261) return std::nullopt;
   year_month_day ymd{year{Y}, month{static_cast<unsigned>(M)}, day{static_cast<unsigned>(D)}};
   if (!ymd.ok()) return std::nullopt;
   if (sec == 60) sec = 59;  // leap second: clamp, RFC 3339 allows it but sys_time cannot express it

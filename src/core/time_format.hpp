@@ -16,7 +16,8 @@ std::string format_utc_date(TimeNs t);
 
 // Strict RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM). 't'/' ' accepted as the
 // separator and 'z' as Z (RFC 3339 §5.6 note). Fractions up to nanoseconds (more digits are
-// truncated). Returns nullopt for anything else, including out-of-range fields.
+// truncated). Returns nullopt for anything else, including out-of-range fields and years outside
+// 1678..2261 (int64 nanoseconds cannot hold them).
 std::optional<TimeNs> parse_rfc3339(std::string_view s);
 
 }  // namespace cg

@@ -104,3 +104,12 @@ TEST_CASE("format_utc_date") {
   CHECK(format_utc_date(from_unix_ns(k2020 * kSec)) == "2020-03-27");
   CHECK(format_utc_date(from_unix_ns(-1)) == "1969-12-31");
 }
+
+TEST_CASE("parse_rfc3339: years int64 nanoseconds cannot hold are refused not wrapped") {
+  // found by fuzzing: year 9697 overflowed the seconds -> nanoseconds conversion
+  CHECK_FALSE(cg::parse_rfc3339("9697-01-01T00:00:00Z"));
+  CHECK_FALSE(cg::parse_rfc3339("1000-01-01T00:00:00Z"));
+  CHECK_FALSE(cg::parse_rfc3339("2262-04-12T00:00:00Z"));
+  REQUIRE(cg::parse_rfc3339("2261-12-31T23:59:59Z"));
+  REQUIRE(cg::parse_rfc3339("1678-01-01T00:00:00Z"));
+}

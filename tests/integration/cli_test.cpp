@@ -27,10 +27,17 @@ TEST_CASE("citygate --version and usage errors", "[cli]") {
 
 TEST_CASE("check-config accepts the shipped configs", "[cli]") {
   TempDir dir;
-  for (const char* f : {"firmware-config/citygate.toml", "firmware-config/demo.toml"}) {
-    INFO(f << ": " << read_file(dir / "c.log"));
-    CHECK(run_cli({"check-config", "--config", std::string(CITYGATE_SOURCE_DIR) + "/" + f}, dir / "c.log") == 0);
-  }
+  CHECK(run_cli({"check-config", "--config", std::string(CITYGATE_SOURCE_DIR) + "/firmware-config/citygate.toml"},
+                dir / "c.log") == 0);
+  INFO(read_file(dir / "c.log"));
+  // the demo's relative paths (store, Modbus profiles) are meant from the repository root, as
+  // make demo runs it
+  Process p({"/bin/sh", "-c",
+             std::string("cd '") + CITYGATE_SOURCE_DIR + "' && exec '" + CITYGATE_BIN +
+                 "' check-config --config firmware-config/demo.toml"},
+            dir / "d.log");
+  CHECK(p.wait(30000) == 0);
+  INFO(read_file(dir / "d.log"));
 }
 
 TEST_CASE("check-config on a broken file exits 78 naming file, line and column of every error", "[cli]") {
