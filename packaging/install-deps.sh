@@ -3,13 +3,15 @@
 # Nothing is installed (and apt is not touched) when everything is present.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(grep -v '^\s*#' "$here/debian-build-deps.txt" | awk 'NF{print $1}')
+# A line is "package" or "package cmd=NAME": the latter also counts as present when the command
+# NAME is on PATH from another package (npm ships inside NodeSource's nodejs, which conflicts with
+# Debian's npm package).
 missing=()
-for p in "${pkgs[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
+while read -r p opt; do
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then continue; fi
+  if [[ ${opt:-} == cmd=* ]] && command -v "${opt#cmd=}" >/dev/null 2>&1; then continue; fi
+  missing+=("$p")
+done < <(grep -v '^\s*#' "$here/debian-build-deps.txt" | awk 'NF{print $1, $2}')
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

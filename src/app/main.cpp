@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/decode_cmd.hpp"
+#include "app/simulate_cmd.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "http/server.hpp"
@@ -113,6 +114,22 @@ int main(int argc, char** argv) {
   auto* describe_cfg =
       app.add_subcommand("describe-config", "The configuration reference (docs/config.md's tables), as Markdown");
 
+  cg::app::SimulateArgs sim;
+  auto* simulate = app.add_subcommand("simulate", "Simulate a fleet of city devices talking to a gateway");
+  simulate->add_option("--kind", sim.kind,
+                       "mqtt_json, senml, sparkplug_b, lorawan_ttn, lorawan_chirpstack, influx_line, http_push, modbus_tcp")
+      ->required();
+  simulate->add_option("--target", sim.target,
+                       "Broker URL (tcp://host:1883), HTTP URL, udp:// or tcp://HOST:PORT (influx_line), "
+                       "HOST:PORT to serve on (modbus_tcp)")
+      ->required();
+  simulate->add_option("--devices", sim.devices, "Number of devices")->check(CLI::Range(1, 100000));
+  simulate->add_option("--rate", sim.rate, "Messages per second over the fleet (default: 1 per device per second)");
+  simulate->add_option("--duration", sim.duration, "Seconds to run (default: until SIGINT/SIGTERM)");
+  simulate->add_option("--seed", sim.seed, "Random seed (same seed, same fleet)");
+  simulate->add_option("--profile", sim.profile, "modbus_tcp: register map to serve");
+  simulate->add_option("--profiles-dir", sim.profiles_dir, "modbus_tcp: where profiles live");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -131,6 +148,7 @@ int main(int argc, char** argv) {
   if (*lake) return cmd_lake(lake_listen, lake_dir);
   if (*decode) return cg::app::run_decode(dec);
   if (*describe) return cg::app::run_describe_adapters(describe_format, describe_kind);
+  if (*simulate) return cg::app::run_simulate(sim);
   if (*describe_cfg) {
     std::cout << cg::config::describe_config_markdown();
     return 0;
