@@ -327,6 +327,19 @@ void MqttClient::stop() {
     m.rcv.notify_all();
   }
   if (m.reconnector.joinable()) m.reconnector.join();
+  if (m.client && m.presence && m.is_connected) {
+    // A clean disconnect does not fire the will: say offline ourselves (Sparkplug 3.0 host STATE),
+    // with the timestamp of this connection's birth, and give it a moment to leave.
+    auto payload = m.presence->payload(false, m.connect_ms);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = payload.data();
+    msg.payloadlen = static_cast<int>(payload.size());
+    msg.qos = m.presence->qos;
+    msg.retained = m.presence->retain ? 1 : 0;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    if (MQTTAsync_sendMessage(m.client, m.presence->topic.c_str(), &msg, &ro) == MQTTASYNC_SUCCESS)
+      MQTTAsync_waitForCompletion(m.client, ro.token, 2000);
+  }
   if (m.client) {
     MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
     dopts.timeout = 2000;

@@ -121,3 +121,28 @@ TEST_CASE("sparkplug_b interop: a Tahu JavaScript edge node and a rebirth after 
       10s));
   CHECK(timestamp_of(offline) == timestamp_of(online));
 }
+
+TEST_CASE("sparkplug_b host STATE: a clean stop publishes offline itself (a will only fires on a lost link)",
+          "[sparkplug_b][integration]") {
+  TempDir dir;
+  Mosquitto broker{dir / "mosquitto"};
+  Lake lake{dir.path()};
+  lake.start();
+  GatewaySettings gs;
+  gs.lake_port = lake.port();
+  gs.broker_url = broker.url();
+  gs.extra = "[[adapters]]\nkind = \"sparkplug_b\"\nid = \"plant\"\nbroker = \"local\"\nhost_id = \"citygate-stop\"\n";
+  Gateway gw(dir.path(), gs);
+  gw.start();
+  std::string online;
+  CHECK(wait_until(
+      [&] {
+        online = retained(dir, broker, "spBv1.0/STATE/citygate-stop", "on.log");
+        return online.rfind("{\"online\":true", 0) == 0;
+      },
+      10s));
+  CHECK(gw.stop() == 0);  // SIGTERM: a clean MQTT disconnect
+  std::string offline = retained(dir, broker, "spBv1.0/STATE/citygate-stop", "off.log");
+  CHECK(offline.rfind("{\"online\":false", 0) == 0);
+  CHECK(timestamp_of(offline) == timestamp_of(online));
+}
