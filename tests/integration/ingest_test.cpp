@@ -169,3 +169,56 @@ TEST_CASE("ingest UDP and TCP: line protocol listeners commit what they receive"
     return sql_scalar(s.gw->db(), "SELECT count(*) FROM rejected_payloads WHERE adapter = 'lp' AND reason LIKE 'line_too_long%'") == "1";
   }));
 }
+
+TEST_CASE("ingest: a registered device's readings carry its zone profile and tags to the lake", "[ingest]") {
+  TempDir dir;
+  Lake lake(dir.path());
+  lake.start();
+  int ingest_port = free_port();
+  GatewaySettings gs;
+  gs.lake_port = lake.port();
+  gs.extra = "[[adapters]]\nkind = \"influx_line\"\nid = \"lp\"\nhttp_path = \"/write\"\n"
+             "[[devices]]\nid = \"kerb-7\"\nadapter = \"lp\"\nprofile = \"parking_v2\"\nzone = \"harbour\"\n"
+             "tags = { street = \"Quay\", owner = \"parking\" }\n"
+             "[[devices]]\nid = \"other-adapter\"\nadapter = \"someone-else\"\n";
+  // `adapter` must name a configured instance: give the second device one that exists but differs
+  gs.extra += "[[adapters]]\nkind = \"senml\"\nid = \"someone-else\"\nhttp_path = \"/senml\"\n";
+  Gateway gw(dir.path(), gs);
+  std::string toml = read_file(dir / "gw.toml");
+  toml.insert(toml.find("[uplink]"), "ingest_listen = \"127.0.0.1:" + std::to_string(ingest_port) + "\"\n");
+  write_file(dir / "gw.toml", toml);
+  gw.start();
+  auto r = http_request("POST", "http://127.0.0.1:" + std::to_string(ingest_port) + "/write",
+                        "parking,device=kerb-7,owner=device-says occupied=true 1790000000000000000\n"
+                        "parking,device=other-adapter occupied=false 1790000000000000000\n"
+                        "parking,device=stray occupied=true 1790000000000000000\n");
+  REQUIRE(r.status == 200);
+  // the lake's NDJSON shows what the gateway bound: read the raw lines
+  auto line_of = [&](const std::string& device) {
+    for (const auto& l : read_lake(lake.data()))
+      if (l.device == device) return read_file(l.file);
+    return std::string();
+  };
+  auto row = [](const std::string& file, const std::string& device) {
+    auto p = file.find("\"device\":\"" + device + "\"");
+    auto e = file.find('\n', p);
+    // a line still being written has no newline yet
+    return p == std::string::npos || e == std::string::npos ? std::string() : file.substr(p, e - p);
+  };
+  std::string kerb, other, stray;
+  REQUIRE(wait_until([&] {
+    kerb = line_of("kerb-7");
+    other = line_of("other-adapter");
+    stray = line_of("stray");
+    return !row(kerb, "kerb-7").empty() && !row(other, "other-adapter").empty() && !row(stray, "stray").empty();
+  }));
+  std::string k = row(kerb, "kerb-7");
+  INFO(k);
+  // registry tags join the reading; the device's own tag of the same key wins
+  CHECK(k.find(R"("tags":{"device":"kerb-7","owner":"device-says","profile":"parking_v2","street":"Quay",)"
+               R"("zone":"harbour"})") != std::string::npos);
+  CHECK(k.find(R"("quality":0)") != std::string::npos);
+  // listed for another adapter, and not listed: both accepted as unregistered (flag 4), counted
+  CHECK(row(other, "other-adapter").find(R"("quality":4)") != std::string::npos);
+  CHECK(row(stray, "stray").find(R"("quality":4)") != std::string::npos);
+}
