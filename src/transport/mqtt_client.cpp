@@ -73,6 +73,7 @@ struct MqttClient::Impl {
   std::vector<Subscription> subs;
   std::atomic<bool> is_connected{false};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> failing{false};  // a connect failure was logged at warn since the last success
   CommitWait wait;
   Counter& c_refused;
   Counter& c_connects;
@@ -160,6 +161,7 @@ struct MqttClient::Impl {
     self->g_connected.set(1);
     self->c_connects.inc();
     self->backoff = std::chrono::milliseconds(500);
+    self->failing = false;
     spdlog::info("mqtt: broker '{}' connected ({})", self->s.id, self->s.url);
     if (self->subs.empty()) self->publish_birth();
     self->subscribe_all();
@@ -192,7 +194,12 @@ struct MqttClient::Impl {
 
   static void on_connect_failure(void* ctx, MQTTAsync_failureData* resp) {
     auto* self = static_cast<Impl*>(ctx);
-    spdlog::debug("mqtt: broker '{}' connect failed: {}", self->s.id, resp && resp->message ? resp->message : "");
+    // once per outage at warn (TLS verification, refused credentials, nothing listening), then debug
+    if (!self->failing.exchange(true))
+      spdlog::warn("mqtt: broker '{}' connect to {} failed (code {}{}{}); retrying with backoff", self->s.id, self->s.url,
+                   resp ? resp->code : -1, resp && resp->message ? ": " : "", resp && resp->message ? resp->message : "");
+    else
+      spdlog::debug("mqtt: broker '{}' connect failed: {}", self->s.id, resp && resp->message ? resp->message : "");
     std::lock_guard lk(self->rmu);
     self->need_connect = true;
     self->rcv.notify_all();

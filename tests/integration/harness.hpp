@@ -18,6 +18,7 @@ struct GatewaySettings {
   int http_port = 0;
   int lake_port = 0;
   std::string broker_url;  // empty: no broker/mqtt adapter
+  std::string broker_extra;  // appended to the [[brokers]] table (TLS keys)
   std::string extra;       // appended TOML
   std::string sink_extra;  // appended to the [[uplink.sinks]] table
   int batch_max_rows = 500;
@@ -38,7 +39,7 @@ inline std::string gateway_toml(const std::filesystem::path& dir, const GatewayS
   t += "[[uplink.sinks]]\nkind = \"http\"\nid = \"lake\"\nurl = \"http://127.0.0.1:" + std::to_string(s.lake_port) +
        "/v1/batches\"\ncompression = \"zstd\"\nconnect_timeout_ms = 1000\ntotal_timeout_ms = 3000\n" + s.sink_extra;
   if (!s.broker_url.empty()) {
-    t += "[[brokers]]\nid = \"local\"\nurl = \"" + s.broker_url + "\"\nclient_id = \"citygate-it\"\n";
+    t += "[[brokers]]\nid = \"local\"\nurl = \"" + s.broker_url + "\"\nclient_id = \"citygate-it\"\n" + s.broker_extra;
     t += "[[adapters]]\nkind = \"mqtt_json\"\nid = \"street\"\nbroker = \"local\"\ntopics = [\"city/+/{device}/telemetry\"]\n"
          "max_payload_bytes = 4096\n";
   }

@@ -136,7 +136,8 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
   f << content;
 }
 
-Mosquitto::Mosquitto(const std::filesystem::path& dir, int port) : dir_(dir), port_(port ? port : free_port()) {
+Mosquitto::Mosquitto(const std::filesystem::path& dir, int port, std::string extra_conf)
+    : dir_(dir), port_(port ? port : free_port()), extra_conf_(std::move(extra_conf)) {
   std::filesystem::create_directories(dir_);
   start();
 }
@@ -151,6 +152,7 @@ void Mosquitto::start() {
        << "persistence_location " << dir_.string() << "/\n"
        << "log_dest stdout\n";
   if (::geteuid() == 0) conf << "user root\n";  // else 2.0 drops privileges and cannot write dir_
+  conf << extra_conf_;
   write_file(dir_ / "mosquitto.conf", conf.str());
   proc_ = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", (dir_ / "mosquitto.conf").string()},
                                     dir_ / "mosquitto.log");

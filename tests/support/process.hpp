@@ -55,7 +55,8 @@ class Process {
 // persistence in `dir`, `user root` when running as root).
 class Mosquitto {
  public:
-  explicit Mosquitto(const std::filesystem::path& dir, int port = 0);
+  // `extra_conf` is appended to the generated mosquitto.conf (another listener, TLS settings).
+  explicit Mosquitto(const std::filesystem::path& dir, int port = 0, std::string extra_conf = {});
   int port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   void restart();
@@ -66,6 +67,7 @@ class Mosquitto {
   void start();
   std::filesystem::path dir_;
   int port_;
+  std::string extra_conf_;
   std::unique_ptr<Process> proc_;
 };
 
