@@ -32,11 +32,16 @@ Result<MqttBinding> read_mqtt_binding(const ConfigView& cfg, std::vector<std::st
   return b;
 }
 
-Result<void> MqttSubscriberAdapter::start(AdapterContext& ctx) {
-  auto decode = make_decoder_(ctx);
-  for (const auto& t : binding_.topics)
-    if (auto r = ctx.subscribe_mqtt(binding_.broker, t, binding_.qos, decode); !r) return r;
-  return {};
+std::vector<std::string_view> topic_levels(std::string_view topic) {
+  std::vector<std::string_view> levels;
+  std::size_t start = 0;
+  while (true) {
+    auto slash = topic.find('/', start);
+    levels.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return levels;
 }
 
 }  // namespace cg::adapters

@@ -1,7 +1,7 @@
 #pragma once
-// What every MQTT-bound adapter shares: the `broker`/`topics`/`qos` settings and an adapter that
-// subscribes its filters with one decoder. Adapters with more to do (mqtt_json's {device} topic
-// patterns) write their own.
+// What every MQTT-bound adapter shares: the `broker`/`topics`/`qos` settings and topic parsing.
+// Subscribing is IngestAdapter's (common/ingest_adapter.hpp) or the adapter's own (mqtt_json's
+// {device} patterns, sparkplug_b's host state).
 #include <functional>
 #include <string>
 #include <string_view>
@@ -24,20 +24,7 @@ Result<void> check_topic_filter(std::string_view filter);
 // Errors are Disposition::fatal config errors.
 Result<MqttBinding> read_mqtt_binding(const ConfigView& cfg, std::vector<std::string> default_topics = {});
 
-// Subscribes every filter of the binding with the decoder that `make_decoder` builds in start()
-// (so the decoder can take counters from the context). Decoders run on the transport's thread and
-// must be pure apart from counters.
-class MqttSubscriberAdapter final : public Adapter {
- public:
-  using DecoderFactory = std::function<MqttDecodeFn(AdapterContext&)>;
-  MqttSubscriberAdapter(MqttBinding binding, DecoderFactory make_decoder)
-      : binding_(std::move(binding)), make_decoder_(std::move(make_decoder)) {}
-  Result<void> start(AdapterContext& ctx) override;
-  void stop() override {}
-
- private:
-  MqttBinding binding_;
-  DecoderFactory make_decoder_;
-};
+// "a/b//c" -> {"a", "b", "", "c"}: the levels of a topic name, empty ones kept (they are levels).
+std::vector<std::string_view> topic_levels(std::string_view topic);
 
 }  // namespace cg::adapters

@@ -1,5 +1,7 @@
 #include "lorawan_chirpstack/chirpstack_codec.hpp"
 
+#include "common/mqtt_binding.hpp"
+
 #include <simdjson.h>
 
 #include "common/json_flatten.hpp"
@@ -31,17 +33,6 @@ constexpr std::array<NamedType, 9> kTypes{{{"up", EventType::up},
                                            {"location", EventType::location},
                                            {"integration", EventType::integration}}};
 
-std::vector<std::string_view> split_levels(std::string_view topic) {
-  std::vector<std::string_view> levels;
-  std::size_t start = 0;
-  while (true) {
-    auto slash = topic.find('/', start);
-    levels.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return levels;
-}
 
 bool is_hex_eui(std::string_view s) {
   return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -83,7 +74,7 @@ std::string_view event_type_name(EventType t) {
 
 TopicInfo parse_topic(std::string_view topic) {
   TopicInfo info;
-  auto levels = split_levels(topic);
+  auto levels = adapters::topic_levels(topic);
   for (std::size_t i = 0; i + 1 < levels.size(); ++i) {
     if (levels[i] != "device") continue;
     info.dev_eui = std::string(levels[i + 1]);

@@ -16,39 +16,6 @@ namespace cg::lorawan_ttn {
 
 namespace dom = simdjson::dom;
 
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::size_t n = s.size();
-  std::size_t pad = 0;
-  while (n > 0 && s[n - 1] == '=' && pad < 2) {
-    --n;
-    ++pad;
-  }
-  if (pad && (n + pad) % 4 != 0) return std::nullopt;
-  if (n % 4 == 1) return std::nullopt;
-  std::vector<std::uint8_t> out;
-  out.reserve(n * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    int v = val(s[i]);
-    if (v < 0) return std::nullopt;
-    acc = ((acc << 6) | static_cast<std::uint32_t>(v)) & 0xFFFFFFu;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xFFu));
-    }
-  }
-  return out;
-}
 
 std::string device_key(std::string_view dev_eui, std::string_view device_id) {
   bool hex = dev_eui.size() == 16 && std::all_of(dev_eui.begin(), dev_eui.end(), [](char c) {

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_writer.hpp"
 #include "core/reading.hpp"
 #include "core/result.hpp"
 
@@ -55,7 +56,7 @@ struct Decoded {
 Result<Decoded> decode(std::span<const std::uint8_t> payload, TimeNs received, const CodecOptions& opts);
 
 // Standard base64 (RFC 4648 §4); '=' padding optional. nullopt on any other character.
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view s);
+using json::base64_decode;  // frm_payload is standard base64
 
 // Lower-case DevEUI when `dev_eui` is 16 hex digits, else `device_id` (possibly empty).
 std::string device_key(std::string_view dev_eui, std::string_view device_id);

@@ -1,5 +1,7 @@
 #include "sparkplug_b/sparkplug_codec.hpp"
 
+#include "common/mqtt_binding.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -497,14 +499,7 @@ Result<Topic> parse_topic(std::string_view topic) {
   auto bad = [&](const std::string& why) {
     return fail(reject("topic", "'" + std::string(topic) + "': " + why));
   };
-  std::vector<std::string_view> levels;
-  std::size_t start = 0;
-  while (true) {
-    auto slash = topic.find('/', start);
-    levels.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
+  auto levels = adapters::topic_levels(topic);
   if (levels[0] != kNamespace) return bad("not in the " + std::string(kNamespace) + " namespace");
   for (auto l : levels) {
     if (l.empty()) return bad("empty level");

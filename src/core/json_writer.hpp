@@ -3,7 +3,9 @@
 // JSON: HTTP responses, the lake's NDJSON, `citygate decode`. Parsing is simdjson's job.
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/reading.hpp"
 
@@ -26,5 +28,9 @@ void append_value(std::string& out, const Value& v);
 void append_tags(std::string& out, const Tags& tags);
 
 std::string base64_encode(const std::uint8_t* data, std::size_t n);
+
+// Standard base64 (RFC 4648 §4, '+' and '/'), padding optional; nullopt for anything else
+// (base64url, whitespace, a dangling character).
+std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view s);
 
 }  // namespace cg::json

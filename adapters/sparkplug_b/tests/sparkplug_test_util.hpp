@@ -2,6 +2,7 @@
 // Test-side encoders: payloads are built with the generated protobuf classes (an encoder of our
 // own, independent of the codec under test), plus the two text forms the shared vectors come in
 // (base64, and the specification's JSON rendering of a payload).
+#include "core/json_writer.hpp"
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
@@ -69,29 +70,10 @@ inline std::vector<std::uint8_t> wire(const PbPayload& p) {
 }
 
 inline std::vector<std::uint8_t> base64_decode(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::vector<std::uint8_t> out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=' || std::isspace(static_cast<unsigned char>(c))) continue;
-    int v = val(c);
-    REQUIRE(v >= 0);
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<std::uint8_t>(acc >> bits));
-    }
-  }
-  return out;
+  std::string clean;
+  for (char c : s)
+    if (c != '\n' && c != '\r' && c != ' ') clean += c;  // .b64 files end in a newline
+  return cg::json::base64_decode(clean).value_or(std::vector<std::uint8_t>{});
 }
 
 inline std::uint32_t datatype_named(std::string_view name) {
