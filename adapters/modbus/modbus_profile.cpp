@@ -262,13 +262,6 @@ Result<Profile> load_profile(const std::filesystem::path& file) {
   return parse_profile(ss.str(), file.string(), file.stem().string());
 }
 
-Result<std::filesystem::path> profile_path(const std::filesystem::path& dir, std::string_view name) {
-  if (name.empty()) return fail(Error::fatal("profile", "no profile given"));
-  if (name.find('/') != std::string_view::npos || name.ends_with(".toml")) return std::filesystem::path(name);
-  if (!valid_name(name) || name == "." || name == "..")
-    return fail(Error::fatal("profile", "profile name must be [A-Za-z0-9_.-]+, not \"" + std::string(name) + "\""));
-  return dir / (std::string(name) + ".toml");
-}
 
 std::vector<ReadBlock> plan_reads(const Profile& p) {
   std::vector<ReadBlock> out;

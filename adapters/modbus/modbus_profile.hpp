@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/profiles.hpp"
 #include "core/result.hpp"
 
 namespace cg::modbus {
@@ -83,9 +84,8 @@ Result<Profile> parse_profile(std::string_view toml_text, std::string_view sourc
 // Reads and parses one file.
 Result<Profile> load_profile(const std::filesystem::path& file);
 
-// Where profile `name` lives: `name` itself when it contains '/' or ends in ".toml" (a path,
-// relative to the working directory), else <dir>/<name>.toml. Names are [A-Za-z0-9_.-]+.
-Result<std::filesystem::path> profile_path(const std::filesystem::path& dir, std::string_view name);
+// Where profile `name` lives (shared by every kind with profiles).
+using adapters::profile_path;
 
 // One request: `count` registers from `start`, covering the profile registers `regs` (indices).
 struct ReadBlock {

@@ -2,6 +2,12 @@
 
 #include <simdjson.h>
 
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
 #include "common/json_flatten.hpp"
 #include "common/json_time.hpp"
 
@@ -64,6 +70,95 @@ using Walker = adapters::JsonFlattener;
 
 }  // namespace
 
+Result<JsonProfile> parse_json_profile(std::string_view text, std::string_view source, std::string_view name) {
+  auto bad = [&](const toml::source_region& at, const std::string& why) {
+    return fail(Error::fatal("profile", std::string(source) + ":" + std::to_string(at.begin.line) + ":" +
+                                            std::to_string(at.begin.column) + ": " + why));
+  };
+  toml::table t;
+  try {
+    t = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return bad(e.source(), std::string(e.description()));
+  }
+  JsonProfile p;
+  p.name = std::string(name);
+  for (auto&& [k, v] : t) {
+    if (k == "description" && v.is_string()) p.description = v.as_string()->get();
+    else if (k == "name" && v.is_string()) p.name = v.as_string()->get();
+    else if (k != "fields") return bad(v.source(), "unknown key '" + std::string(k.str()) + "' (description, name, fields)");
+  }
+  auto* fields = t["fields"].as_array();
+  if (!fields || fields->empty()) return bad(t.source(), "a JSON profile lists its values as [[fields]]");
+  for (auto& f : *fields) {
+    auto* ft = f.as_table();
+    if (!ft) return bad(f.source(), "each [[fields]] entry is a table");
+    FieldMap m;
+    for (auto&& [k, v] : *ft) {
+      if ((k == "pointer" || k == "metric" || k == "unit") && v.is_string()) {
+        (k == "pointer" ? m.pointer : k == "metric" ? m.metric : m.unit) = v.as_string()->get();
+      } else if ((k == "scale" || k == "offset") && (v.is_floating_point() || v.is_integer())) {
+        (k == "scale" ? m.scale : m.offset) = v.value<double>().value_or(0);
+      } else {
+        return bad(v.source(), "unknown key or wrong type '" + std::string(k.str()) +
+                                   "' (pointer, metric, unit: strings; scale, offset: numbers)");
+      }
+    }
+    if (m.pointer.empty() || m.pointer.front() != '/')
+      return bad(ft->source(), "pointer must be an RFC 6901 JSON pointer starting with '/'");
+    if (m.metric.empty()) m.metric = m.pointer.substr(1);
+    if (!std::isfinite(m.scale) || !std::isfinite(m.offset) || m.scale == 0)
+      return bad(ft->source(), "scale must be a non-zero finite number, offset finite");
+    p.fields.push_back(std::move(m));
+  }
+  return p;
+}
+
+Result<JsonProfile> load_json_profile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return fail(Error::fatal("profile", "cannot read profile " + path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string stem = path.substr(path.find_last_of('/') + 1);
+  if (stem.ends_with(".toml")) stem.resize(stem.size() - 5);
+  return parse_json_profile(ss.str(), path, stem);
+}
+
+namespace {
+
+// The mapped values of a profile; device/time members are the caller's.
+Result<void> apply_profile(simdjson::dom::element doc, const JsonProfile& p, std::vector<Reading>& out) {
+  for (const auto& f : p.fields) {
+    simdjson::dom::element v;
+    if (doc.at_pointer(f.pointer).get(v) || v.is_null()) continue;
+    Reading r;
+    r.metric = f.metric;
+    r.unit = f.unit;
+    bool plain = f.scale == 1.0 && f.offset == 0.0;
+    std::int64_t i;
+    std::uint64_t u;
+    double d;
+    bool b;
+    std::string_view s;
+    if (plain && !v.get(i)) r.value = i;
+    else if (plain && !v.get(u)) r.value = u;
+    else if (!v.get(d)) {
+      // a scale like 0.1 divides by 10, so 187 reads 18.7 exactly rather than 18.700000000000003
+      double inv = 1.0 / f.scale;
+      bool divisor = std::abs(f.scale) < 1 && std::abs(inv - std::round(inv)) < 1e-9;
+      r.value = (divisor ? d / std::round(inv) : d * f.scale) + f.offset;
+    }
+    else if (!plain) return fail(Error::reject("field_type", "'" + f.pointer + "' is not a number but its profile scales it"));
+    else if (!v.get(b)) r.value = b;
+    else if (!v.get(s)) r.value = std::string(s);
+    else continue;  // an object or array where a value was mapped: not this field's shape
+    out.push_back(std::move(r));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<std::vector<Reading>> decode(std::string_view device, std::span<const std::uint8_t> payload, TimeNs received,
                                     const CodecOptions& opts) {
   if (payload.size() > opts.max_payload_bytes)
@@ -89,9 +184,11 @@ Result<std::vector<Reading>> decode(std::string_view device, std::span<const std
       if (!field.value.get(s) && !s.empty()) dev = std::string(s);
       continue;
     }
-    w.walk(field.value, std::string(field.key), 1);
+    if (!opts.profile) w.walk(field.value, std::string(field.key), 1);
   }
   if (w.error) return fail(*w.error);
+  if (opts.profile)
+    if (auto r = apply_profile(doc, *opts.profile, w.out); !r) return fail(r.error());
   // A timestamp we cannot read makes the time untrustworthy, not the measurements: keep them on
   // the receive time and flag it (the counter for it is the caller's `time_from_gateway`).
   if (dev.empty()) return fail(Error::reject("no_device", "no device in topic or payload"));
