@@ -103,7 +103,7 @@ TEST_CASE("sparkplug_b adapter: subscribes and sends rebirth requests as NCMD", 
   REQUIRE_FALSE(r);
   CHECK(r.error().code == "sparkplug.no_birth");
   REQUIRE(ctx.publishes.size() == 1);
-  const auto& pub = ctx.publishes[0];
+  const auto pub = ctx.publishes[0];  // a copy: later publishes may move the vector
   CHECK(pub.broker == "local");
   CHECK(pub.topic == "spBv1.0/G/NCMD/n1");
   CHECK(pub.qos == 0);
