@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -39,47 +40,68 @@ std::string slurp(const std::filesystem::path& p) {
 
 void decode_bench() {
   const std::filesystem::path vectors = std::filesystem::path(CITYGATE_SOURCE_DIR) / "../shared/vectors";
-  const std::map<std::string, std::vector<std::string>> dirs = {
-      {"senml", {"senml"}},
-      {"influx_line", {"influx_line_protocol"}},
-      {"lorawan_ttn", {"lorawan_ttn_v3"}},
-      {"lorawan_chirpstack", {"lorawan_chirpstack_v4"}},
-      {"http_push", {"sensor_community"}},
-      {"mqtt_json", {"generic_json"}},
-      {"sparkplug_b", {"sparkplug_b/binary"}},
+  // kind -> (vector folder, file extension taken); the rest of a folder is documentation or
+  // another encoding of the same payloads
+  const std::map<std::string, std::pair<std::string, std::string>> dirs = {
+      {"senml", {"senml", ".json"}},
+      {"influx_line", {"influx_line_protocol", ".lp"}},
+      {"lorawan_ttn", {"lorawan_ttn_v3", ".json"}},
+      {"lorawan_chirpstack", {"lorawan_chirpstack_v4", ".json"}},
+      {"http_push", {"sensor_community", ".json"}},
+      {"mqtt_json", {"generic_json", ".json"}},
+      {"sparkplug_b", {"sparkplug_b/binary", ".bin"}},
+  };
+  // Sparkplug payloads decode under their message type's topic, births before data in one session
+  auto topic_of = [](const std::string& kind, const std::string& file) -> std::string {
+    if (kind == "lorawan_chirpstack") return "application/1/device/0102030405060708/event/up";
+    if (kind != "sparkplug_b") return "city/air/bench-1/telemetry";
+    for (const char* t : {"nbirth", "ndata", "ndeath", "dbirth", "ddata", "ddeath"})
+      if (file.find(t) != std::string::npos) {
+        std::string up(t);
+        for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return "spBv1.0/bench/" + up + "/edge1" + (up[0] == 'D' ? "/dev1" : "");
+      }
+    return "spBv1.0/bench/NDATA/edge1";
   };
   fmt::print("Decode throughput, one core (inputs: ../shared/vectors of the kind, decoded in turn)\n");
-  fmt::print("  {:<20} {:>8} {:>14} {:>10} {:>14}\n", "kind", "inputs", "messages/s", "MB/s", "readings/s");
+  fmt::print("  {:<20} {:>8} {:>14} {:>10} {:>14} {:>11}\n", "kind", "inputs", "messages/s", "MB/s", "readings/s",
+             "rejected");
   for (const auto& [kind, ds] : dirs) {
     const auto* d = find_adapter(kind);
     if (!d || !d->decoder) continue;
     auto session = d->decoder(config::default_settings(d->keys));
     if (!session) continue;
-    std::vector<std::string> inputs;
-    for (const auto& sub : ds) {
-      if (!std::filesystem::is_directory(vectors / sub)) continue;
-      for (const auto& e : std::filesystem::directory_iterator(vectors / sub))
-        if (e.is_regular_file() && e.path().extension() != ".md" && e.path().extension() != ".txt" &&
-            e.path().extension() != ".http")
-          inputs.push_back(slurp(e.path()));
-    }
+    std::vector<std::pair<std::string, std::string>> inputs;  // topic, payload
+    const auto& [sub, ext] = ds;
+    if (!std::filesystem::is_directory(vectors / sub)) continue;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(vectors / sub))
+      if (e.is_regular_file() && e.path().extension() == ext) files.push_back(e.path());
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
+      bool ba = a.filename().string().find("birth") != std::string::npos;  // births first
+      bool bb = b.filename().string().find("birth") != std::string::npos;
+      return ba != bb ? ba : a < b;
+    });
+    for (const auto& f : files) inputs.emplace_back(topic_of(kind, f.filename().string()), slurp(f));
     if (inputs.empty()) continue;
-    std::size_t msgs = 0, bytes = 0, readings = 0;
+    std::size_t msgs = 0, bytes = 0, readings = 0, errors = 0;
     auto t0 = SteadyClock::now();
     while (SteadyClock::now() - t0 < 1s) {
-      for (const auto& in : inputs) {
+      for (const auto& [topic, in] : inputs) {
         DecodeInput di;
+        di.topic = topic;
         di.payload = {reinterpret_cast<const std::uint8_t*>(in.data()), in.size()};
         di.now = from_unix_ns(1'790'000'000'000'000'000);
         auto out = (*session)->decode(di);
         readings += out.readings.size();
+        errors += out.errors.size();
         bytes += in.size();
         ++msgs;
       }
     }
     double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    fmt::print("  {:<20} {:>8} {:>14.0f} {:>10.1f} {:>14.0f}\n", kind, inputs.size(), msgs / s, bytes / s / 1e6,
-               readings / s);
+    fmt::print("  {:<20} {:>8} {:>14.0f} {:>10.1f} {:>14.0f} {:>10.1f}%\n", kind, inputs.size(), msgs / s,
+               bytes / s / 1e6, readings / s, 100.0 * errors / std::max<std::size_t>(msgs, 1));
   }
 }
 
