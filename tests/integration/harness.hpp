@@ -17,6 +17,7 @@ namespace cg::test {
 struct GatewaySettings {
   int http_port = 0;
   int lake_port = 0;
+  int ingest_port = 0;     // 0: no ingest_listen line (the default address)
   std::string broker_url;  // empty: no broker/mqtt adapter
   std::string broker_extra;  // appended to the [[brokers]] table (TLS keys)
   std::string extra;       // appended TOML
@@ -32,6 +33,7 @@ inline std::string gateway_toml(const std::filesystem::path& dir, const GatewayS
   t += "[gateway]\nid = \"it-gw\"\nlog_level = \"info\"\n";
   t += "[store]\npath = \"" + (dir / "gw.db").string() + "\"\n";
   t += "[http]\nlisten = \"127.0.0.1:" + std::to_string(s.http_port) + "\"\n";
+  if (s.ingest_port) t += "ingest_listen = \"127.0.0.1:" + std::to_string(s.ingest_port) + "\"\n";
   t += "[uplink]\nbatch_max_rows = " + std::to_string(s.batch_max_rows) +
        "\nbatch_max_age_ms = " + std::to_string(s.batch_max_age_ms) +
        "\nbackoff_initial_ms = " + std::to_string(s.backoff_initial_ms) +

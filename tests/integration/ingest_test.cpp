@@ -32,6 +32,7 @@ struct IngestStack {
     lake.start();
     GatewaySettings gs;
     gs.lake_port = lake.port();
+    gs.ingest_port = ingest_port;
     gs.extra = "[[adapters]]\nkind = \"senml\"\nid = \"senml-http\"\nhttp_path = \"/ingest/senml\"\n"
                "http_token_file = \"" + (dir / "token").string() + "\"\nmax_payload_bytes = 1024\n"
                "[[adapters]]\nkind = \"influx_line\"\nid = \"lp\"\nhttp_path = \"/write\"\n"
@@ -40,11 +41,6 @@ struct IngestStack {
                "[[adapters]]\nkind = \"lorawan_ttn\"\nid = \"ttn\"\nhttp_path = \"/ingest/ttn\"\n"
                "rate_limit_per_s = 0.01\nrate_burst = 2\n";
     gw = std::make_unique<Gateway>(dir.path(), gs);
-    // the ingest listener's address goes in [http], which the harness writes first
-    std::string toml = read_file(dir / "gw.toml");
-    auto pos = toml.find("[uplink]");
-    toml.insert(pos, "ingest_listen = \"127.0.0.1:" + std::to_string(ingest_port) + "\"\n");
-    write_file(dir / "gw.toml", toml);
     gw->start();
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(ingest_port) + path; }
@@ -177,6 +173,7 @@ TEST_CASE("ingest: a registered device's readings carry its zone profile and tag
   int ingest_port = free_port();
   GatewaySettings gs;
   gs.lake_port = lake.port();
+  gs.ingest_port = ingest_port;
   gs.extra = "[[adapters]]\nkind = \"influx_line\"\nid = \"lp\"\nhttp_path = \"/write\"\n"
              "[[devices]]\nid = \"kerb-7\"\nadapter = \"lp\"\nprofile = \"parking_v2\"\nzone = \"harbour\"\n"
              "tags = { street = \"Quay\", owner = \"parking\" }\n"
@@ -184,9 +181,6 @@ TEST_CASE("ingest: a registered device's readings carry its zone profile and tag
   // `adapter` must name a configured instance: give the second device one that exists but differs
   gs.extra += "[[adapters]]\nkind = \"senml\"\nid = \"someone-else\"\nhttp_path = \"/senml\"\n";
   Gateway gw(dir.path(), gs);
-  std::string toml = read_file(dir / "gw.toml");
-  toml.insert(toml.find("[uplink]"), "ingest_listen = \"127.0.0.1:" + std::to_string(ingest_port) + "\"\n");
-  write_file(dir / "gw.toml", toml);
   gw.start();
   auto r = http_request("POST", "http://127.0.0.1:" + std::to_string(ingest_port) + "/write",
                         "parking,device=kerb-7,owner=device-says occupied=true 1790000000000000000\n"

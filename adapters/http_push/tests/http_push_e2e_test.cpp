@@ -30,13 +30,11 @@ struct PushStack {
     lake.start();
     GatewaySettings gs;
     gs.lake_port = lake.port();
+    gs.ingest_port = ingest_port;
     gs.extra = "[[adapters]]\nkind = \"http_push\"\nid = \"airrohr\"\nhttp_path = \"/ingest/sensor-community\"\n"
                "[[adapters]]\nkind = \"http_push\"\nid = \"gw-json\"\nhttp_path = \"/ingest/json\"\nformat = \"json\"\n"
                "http_token_file = \"" + (dir / "token").string() + "\"\ndevice_field = \"devEUI\"\ntime_field = \"time\"\n";
     gw = std::make_unique<Gateway>(dir.path(), gs);
-    std::string toml = read_file(dir / "gw.toml");
-    toml.insert(toml.find("[uplink]"), "ingest_listen = \"127.0.0.1:" + std::to_string(ingest_port) + "\"\n");
-    write_file(dir / "gw.toml", toml);
     gw->start();
   }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(ingest_port) + path; }
