@@ -22,11 +22,14 @@ std::string media_type(std::string_view ct) {
   return out;
 }
 
-// Compares without an early exit, so the time taken does not tell how much of a token matched.
-bool same_secret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-  return diff == 0 && !b.empty();
+// Compares without an early exit and in time that depends only on the expected token's length,
+// so the answer time does not tell how much of a guess matched.
+bool same_secret(std::string_view given, std::string_view want) {
+  if (want.empty()) return false;
+  unsigned diff = given.size() != want.size() ? 1u : 0u;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    diff |= static_cast<unsigned char>(want[i]) ^ static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+  return diff == 0;
 }
 
 http::Response problem_with(int status, std::string_view title, std::string_view detail, const std::vector<Error>* errors,
