@@ -1,8 +1,8 @@
 #include "common/ingest_adapter.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
+
+#include "core/secret_file.hpp"
 
 namespace cg::adapters {
 
@@ -17,16 +17,6 @@ CodecFn whole_input_codec(std::function<Result<std::vector<Reading>>(const Decod
 
 namespace {
 
-Result<std::string> read_token(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return fail(Error::fatal("config", "http_token_file: cannot read " + path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  if (s.empty()) return fail(Error::fatal("config", "http_token_file: " + path + " is empty"));
-  return s;
-}
 
 std::string key_or_empty(const ConfigView& cfg, std::string_view key) {
   return cfg.has(key) ? cfg.get_string(key) : std::string();
@@ -67,8 +57,8 @@ Result<IngestBindings> read_bindings(const ConfigView& cfg, const BindingDefault
     r.content_types = d.content_types;
     r.max_body = d.max_body;
     if (auto tf = key_or_empty(cfg, "http_token_file"); !tf.empty()) {
-      auto t = read_token(tf);
-      if (!t) return fail(t.error());
+      auto t = read_secret_file(tf, "http_token_file", false);
+      if (!t) return fail(Error::fatal("config", t.error().message));
       r.bearer_token = std::move(*t);
     }
     b.http = std::move(r);

@@ -8,13 +8,12 @@
 #include <systemd/sd-daemon.h>
 
 #include <atomic>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "core/secret_file.hpp"
 #include "http/public_api.hpp"
 #include "http/server.hpp"
 #include "runtime/adapter_host.hpp"
@@ -29,18 +28,6 @@ namespace cg::runtime {
 
 namespace asio = boost::asio;
 
-namespace {
-Result<std::string> read_secret(const std::string& path, const std::string& what) {
-  if (path.empty()) return std::string();
-  std::ifstream f(path);
-  if (!f) return fail(Error::fatal("credentials", "cannot read " + what + " from " + path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-}  // namespace
 
 struct Gateway::Impl : MqttClients {
   config::GatewayConfig cfg;
@@ -106,7 +93,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   for (const auto& s : cfg.uplink.sinks) {
     if (!s.enabled) continue;
     if (s.kind != "http") return fail(Error::fatal("config", "sink kind '" + s.kind + "' is not available"));
-    auto token = read_secret(s.bearer_token_file, "bearer token of sink '" + s.id + "'");
+    auto token = read_secret_file(s.bearer_token_file, "bearer token of sink '" + s.id + "'");
     if (!token) return fail(token.error());
     uplink::HttpSinkOptions ho{s.id, s.url, s.compression, s.connect_timeout, s.total_timeout, *token, cfg.gateway_id};
     auto hs = uplink::HttpSink::create(ho);
@@ -120,7 +107,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   m.store->set_commit_listener([up] { up->notify(); });
 
   for (const auto& b : cfg.brokers) {
-    auto pw = read_secret(b.password_file, "password of broker '" + b.id + "'");
+    auto pw = read_secret_file(b.password_file, "password of broker '" + b.id + "'");
     if (!pw) return fail(pw.error());
     transport::BrokerSettings bs{b.id,      b.url,       b.client_id, b.username, *pw,
                                  b.keepalive, b.ca_file, b.cert_file, b.key_file, b.tls_verify};
