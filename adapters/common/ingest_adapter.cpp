@@ -24,6 +24,16 @@ std::string key_or_empty(const ConfigView& cfg, std::string_view key) {
 
 }  // namespace
 
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto kv = query.substr(0, amp);
+    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=') return kv.substr(name.size() + 1);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
 Result<StreamListen> parse_stream_listen(std::string_view text, StreamListen::Protocol p) {
   StreamListen l;
   l.protocol = p;

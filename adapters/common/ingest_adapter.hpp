@@ -40,6 +40,10 @@ struct BindingDefaults {
 // Errors are Disposition::fatal config errors (file unreadable, bad address, no transport).
 Result<IngestBindings> read_bindings(const ConfigView& cfg, const BindingDefaults& defaults);
 
+// The raw value of `name` in an HTTP query string ("event=up&x=1"), not percent-decoded: for
+// plain tokens such as ChirpStack's `event` or InfluxDB's `precision`.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name);
+
 // "HOST:PORT", "[v6]:PORT", ":PORT" or "PORT"; an omitted host is loopback.
 Result<StreamListen> parse_stream_listen(std::string_view text, StreamListen::Protocol p);
 

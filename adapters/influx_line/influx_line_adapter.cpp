@@ -47,10 +47,14 @@ DecodeOutput decode_body(const DecodeInput& in, influx_line::CodecOptions o, std
                                                         " bytes exceeds max_payload_bytes " + std::to_string(max)));
     return out;
   }
-  if (!in.precision.empty()) {
-    auto p = influx_line::parse_precision(in.precision);
+  // --precision of `citygate decode`, else ?precision= of an InfluxDB-style HTTP write
+  std::string precision = in.precision;
+  if (precision.empty())
+    if (auto q = adapters::query_param(in.query, "precision")) precision = std::string(*q);
+  if (!precision.empty()) {
+    auto p = influx_line::parse_precision(precision);
     if (!p) {
-      out.errors.push_back(Error::reject("precision", "precision must be ns, us, ms or s, not '" + in.precision + "'"));
+      out.errors.push_back(Error::reject("precision", "precision must be ns, us, ms or s, not '" + precision + "'"));
       return out;
     }
     o.precision = *p;

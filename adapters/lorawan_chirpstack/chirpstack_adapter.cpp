@@ -23,12 +23,7 @@ constexpr ConfigKey kKeys[] = {
 // integration's `?event=` (DevEUI then from the body); failing both, the body tells.
 Result<std::vector<Reading>> decode_event(const DecodeInput& in, Counter* ignored, Counter* time_fallback) {
   auto topic = lorawan_chirpstack::parse_topic(in.topic);
-  for (std::string_view q = in.query; !q.empty();) {
-    auto amp = q.find('&');
-    auto kv = q.substr(0, amp);
-    if (kv.starts_with("event=")) topic.event = lorawan_chirpstack::parse_event_type(kv.substr(6));
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-  }
+  if (auto ev = adapters::query_param(in.query, "event")) topic.event = lorawan_chirpstack::parse_event_type(*ev);
   auto r = lorawan_chirpstack::decode(topic.event, topic.dev_eui, in.payload, in.now, {});
   if (!r) return fail(r.error());
   if (ignored && r->event != lorawan_chirpstack::EventType::up) ignored->inc();

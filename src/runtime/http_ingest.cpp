@@ -130,10 +130,6 @@ void handle(const std::shared_ptr<RouteState>& st, http::Request& req, http::Res
   in.payload = {reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()};
   in.headers = req.headers;
   in.now = st->clock.now();
-  if (auto q = http::parse_query(req.query)) {
-    for (auto& [k, v] : *q)
-      if (k == "precision") in.precision = v;
-  }
   DecodeOutput out = st->spec.decode(in);
   if (!out.errors.empty())
     record_decode_errors(st->spec.adapter_id, out.errors, *st->spec.sink, req.path, in.payload, st->metrics);
