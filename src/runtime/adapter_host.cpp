@@ -121,7 +121,6 @@ struct AdapterHost::Impl final : AdapterContext {
   bool starting = false;  // registration calls are allowed only inside start()
   std::vector<IngestRouteSpec> routes;
   std::vector<std::unique_ptr<StreamListener>> listeners;
-  std::map<std::string, bool, std::less<>> presence_set;  // broker -> presence declared
 
   Impl(HostServices s, std::string id_, std::unique_ptr<Adapter> a, InstanceLimits lim)
       : svc(s),
@@ -203,8 +202,7 @@ struct AdapterHost::Impl final : AdapterContext {
     if (!c) return no_broker(broker_id);
     if (!presence.payload || presence.topic.empty())
       return fail(Error::fatal("adapter_api", "adapter '" + id + "': presence needs a topic and a payload builder"));
-    c->set_presence(std::move(presence));
-    return {};
+    return c->set_presence(std::move(presence));
   }
 
   Result<void> route_http(HttpIngestRoute route, IngestDecodeFn decode) override {

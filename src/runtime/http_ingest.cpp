@@ -32,31 +32,22 @@ bool same_secret(std::string_view given, std::string_view want) {
   return diff == 0;
 }
 
-http::Response problem_with(int status, std::string_view title, std::string_view detail, const std::vector<Error>* errors,
-                            std::size_t accepted) {
-  http::Response r;
-  r.status = status;
-  r.content_type = "application/problem+json";
+// RFC 9457 problem details with the extension members a sender needs to fix its body: what was
+// stored despite the errors, and the errors (the first 100).
+http::Response bad_request(std::string_view detail, const std::vector<Error>& errors, std::size_t accepted) {
+  auto r = http::Response::problem(400, "Bad Request", detail);
   std::string& b = r.body;
-  b = R"({"type":"about:blank","title":)";
-  json::append_string(b, title);
-  b += R"(,"status":)" + std::to_string(status) + R"(,"detail":)";
-  json::append_string(b, detail);
-  if (errors) {
-    b += R"(,"accepted":)" + std::to_string(accepted) + R"(,"errors":[)";
-    std::size_t n = 0;
-    for (const auto& e : *errors) {
-      if (n++ == 100) break;  // enough to fix the sender; the count says the rest
-      if (n > 1) b += ',';
-      b += R"({"code":)";
-      json::append_string(b, e.code);
-      b += R"(,"message":)";
-      json::append_string(b, e.message);
-      b += '}';
-    }
-    b += R"(],"error_count":)" + std::to_string(errors->size());
+  b.pop_back();  // reopen the object
+  b += R"(,"accepted":)" + std::to_string(accepted) + R"(,"errors":[)";
+  for (std::size_t i = 0; i < errors.size() && i < 100; ++i) {
+    if (i) b += ',';
+    b += R"({"code":)";
+    json::append_string(b, errors[i].code);
+    b += R"(,"message":)";
+    json::append_string(b, errors[i].message);
+    b += '}';
   }
-  b += '}';
+  b += R"(],"error_count":)" + std::to_string(errors.size()) + "}";
   return r;
 }
 
@@ -135,7 +126,7 @@ void handle(const std::shared_ptr<RouteState>& st, http::Request& req, http::Res
     record_decode_errors(st->spec.adapter_id, out.errors, *st->spec.sink, req.path, in.payload, st->metrics);
   if (out.readings.empty()) {
     if (!out.errors.empty())
-      return respond(problem_with(400, "Bad Request", out.errors.front().message, &out.errors, 0));
+      return respond(bad_request(out.errors.front().message, out.errors, 0));
     return respond(accepted(0));
   }
   std::size_t n = out.readings.size();
@@ -148,11 +139,10 @@ void handle(const std::shared_ptr<RouteState>& st, http::Request& req, http::Res
                             case CommitStatus::committed:
                             case CommitStatus::duplicate:
                               if (errors->empty()) return respond(accepted(n));
-                              return respond(problem_with(400, "Bad Request",
-                                                          std::to_string(errors->size()) +
-                                                              " record(s) rejected; the other " + std::to_string(n) +
-                                                              " reading(s) were stored",
-                                                          errors.get(), n));
+                              return respond(bad_request(std::to_string(errors->size()) +
+                                                             " record(s) rejected; the other " + std::to_string(n) +
+                                                             " reading(s) were stored",
+                                                         *errors, n));
                             case CommitStatus::throttled:
                               st->throttled.inc();
                               return respond(retry_later(503, "Service Unavailable",

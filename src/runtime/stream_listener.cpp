@@ -40,6 +40,7 @@ struct StreamListener::Impl : std::enable_shared_from_this<StreamListener::Impl>
   Counter& dropped_throttled;
   Counter& dropped_rate;
   Counter& refused_connections;
+  Counter& rate_limited;
   std::atomic<bool> stopped{false};
   std::atomic<bool> refusing{false};  // for a log line on change, not per datagram
 
@@ -70,7 +71,9 @@ struct StreamListener::Impl : std::enable_shared_from_this<StreamListener::Impl>
         dropped_rate(m.counter("ingest_stream_dropped_total", {{"adapter", adapter_id}, {"reason", "rate_limited"}},
                                "UDP datagrams dropped (no resend possible)")),
         refused_connections(m.counter("ingest_tcp_refused_connections_total", {{"adapter", adapter_id}},
-                                      "TCP connections refused over the connection cap")) {}
+                                      "TCP connections refused over the connection cap")),
+        rate_limited(m.counter("adapter_rate_limited_total", {{"adapter", adapter_id}},
+                               "Messages refused by the instance's rate limit")) {}
 
   // ---- UDP ----
   void udp_receive() {
@@ -86,7 +89,7 @@ struct StreamListener::Impl : std::enable_shared_from_this<StreamListener::Impl>
     received.inc();
     if (!limiter.try_take()) {
       dropped_rate.inc();
-      metrics.counter("adapter_rate_limited_total", {{"adapter", adapter_id}}).inc();
+      rate_limited.inc();
       return;
     }
     DecodeInput in;
@@ -193,8 +196,8 @@ struct StreamListener::Impl : std::enable_shared_from_this<StreamListener::Impl>
       auto& o = *owner;
       if (first) o.received.inc();
       if (first && !o.limiter.try_take()) {
-        o.metrics.counter("adapter_rate_limited_total", {{"adapter", o.adapter_id}}).inc();
-        return wait_and(false, std::chrono::milliseconds(1000 * o.limiter.retry_after_s()));
+        o.rate_limited.inc();
+        return retry_after(std::chrono::milliseconds(1000 * o.limiter.retry_after_s()));
       }
       DecodeInput in;
       in.payload = {reinterpret_cast<const std::uint8_t*>(pending.data()), pending.size()};
@@ -206,18 +209,20 @@ struct StreamListener::Impl : std::enable_shared_from_this<StreamListener::Impl>
       o.sink.submit(std::move(out.readings), {}, [self](CommitStatus st) {
         asio::post(self->sock.get_executor(), [self, st] {
           if (st == CommitStatus::throttled || st == CommitStatus::failed)
-            return self->wait_and(false, std::chrono::milliseconds(200));
+            return self->retry_after(std::chrono::milliseconds(200));
           self->next();
         });
       });
     }
 
-    void wait_and(bool first, std::chrono::milliseconds d) {
+    // Offers `pending` again after `d` (rate limit or store refusal): the connection is not read
+    // meanwhile, so TCP flow control slows the sender.
+    void retry_after(std::chrono::milliseconds d) {
       auto self = shared_from_this();
       timer.expires_after(d);
-      timer.async_wait([self, first](const boost::system::error_code& ec) {
+      timer.async_wait([self](const boost::system::error_code& ec) {
         if (ec || self->owner->stopped) return self->close();
-        self->offer(first);
+        self->offer(false);
       });
     }
 

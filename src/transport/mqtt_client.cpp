@@ -167,16 +167,23 @@ struct MqttClient::Impl {
     self->subscribe_all();
   }
 
+  // Hands one message to Paho (which copies the payload); `token` receives its delivery token.
+  int send(const std::string& topic, const std::vector<std::uint8_t>& payload, int qos, bool retain,
+           MQTTAsync_token* token = nullptr) {
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = const_cast<std::uint8_t*>(payload.data());
+    msg.payloadlen = static_cast<int>(payload.size());
+    msg.qos = qos;
+    msg.retained = retain ? 1 : 0;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_sendMessage(client, topic.c_str(), &msg, &ro);
+    if (token) *token = ro.token;
+    return rc;
+  }
+
   void publish_birth() {
     if (!presence) return;
-    auto payload = presence->payload(true, connect_ms);
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = payload.data();
-    msg.payloadlen = static_cast<int>(payload.size());
-    msg.qos = presence->qos;
-    msg.retained = presence->retain ? 1 : 0;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_sendMessage(client, presence->topic.c_str(), &msg, &ro);
+    int rc = send(presence->topic, presence->payload(true, connect_ms), presence->qos, presence->retain);
     if (rc != MQTTASYNC_SUCCESS) spdlog::warn("mqtt: broker '{}': presence birth not sent ({})", s.id, rc);
   }
 
@@ -337,15 +344,10 @@ void MqttClient::stop() {
   if (m.client && m.presence && m.is_connected) {
     // A clean disconnect does not fire the will: say offline ourselves (Sparkplug 3.0 host STATE),
     // with the timestamp of this connection's birth, and give it a moment to leave.
-    auto payload = m.presence->payload(false, m.connect_ms);
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    msg.payload = payload.data();
-    msg.payloadlen = static_cast<int>(payload.size());
-    msg.qos = m.presence->qos;
-    msg.retained = m.presence->retain ? 1 : 0;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    if (MQTTAsync_sendMessage(m.client, m.presence->topic.c_str(), &msg, &ro) == MQTTASYNC_SUCCESS)
-      MQTTAsync_waitForCompletion(m.client, ro.token, 2000);
+    MQTTAsync_token token = 0;
+    if (m.send(m.presence->topic, m.presence->payload(false, m.connect_ms), m.presence->qos, m.presence->retain,
+               &token) == MQTTASYNC_SUCCESS)
+      MQTTAsync_waitForCompletion(m.client, token, 2000);
   }
   if (m.client) {
     MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
@@ -357,20 +359,19 @@ void MqttClient::stop() {
   m.g_connected.set(0);
 }
 
-void MqttClient::set_presence(MqttPresence presence) { impl_->presence = std::move(presence); }
+Result<void> MqttClient::set_presence(MqttPresence presence) {
+  if (impl_->presence)
+    return fail(Error::fatal("mqtt", "broker '" + impl_->s.id + "' already has a presence (" + impl_->presence->topic +
+                                         "): a connection has one will"));
+  impl_->presence = std::move(presence);
+  return {};
+}
 
 Result<void> MqttClient::publish(const std::string& topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
   auto& m = *impl_;
   if (!m.client || !m.is_connected)
     return fail(Error::retry("mqtt.not_connected", "broker '" + m.s.id + "' is not connected"));
-  MQTTAsync_message msg = MQTTAsync_message_initializer;
-  msg.payload = payload.data();
-  msg.payloadlen = static_cast<int>(payload.size());
-  msg.qos = qos;
-  msg.retained = retain ? 1 : 0;
-  MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-  // Paho copies the payload before sendMessage returns.
-  int rc = MQTTAsync_sendMessage(m.client, topic.c_str(), &msg, &ro);
+  int rc = m.send(topic, payload, qos, retain);
   if (rc != MQTTASYNC_SUCCESS)
     return fail(Error::retry("mqtt.publish", "broker '" + m.s.id + "': publish to " + topic + " failed (" +
                                                  std::to_string(rc) + ")"));

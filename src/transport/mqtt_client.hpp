@@ -53,8 +53,9 @@ class MqttClient {
   // Before start() only.
   void add_subscription(std::string filter, int qos, std::string adapter_id, MqttDecodeFn decode, SubmitFn submit,
                         RejectFn reject);
-  // A retained presence (birth after each connect, will on the connection). Before start() only.
-  void set_presence(MqttPresence presence);
+  // A retained presence (birth after each connect, will on the connection). Before start() only;
+  // one per connection (a second is refused: a connection has one will).
+  Result<void> set_presence(MqttPresence presence);
   // Queues a publish; fails when not connected. Thread-safe.
   Result<void> publish(const std::string& topic, std::vector<std::uint8_t> payload, int qos, bool retain);
   // Creates the client and starts connecting in the background (reconnects forever with
