@@ -7,12 +7,7 @@
 namespace cg::adapters {
 
 CodecFn whole_input_codec(std::function<Result<std::vector<Reading>>(const DecodeInput&)> fn) {
-  return [fn = std::move(fn)](const DecodeInput& in) {
-    DecodeOutput out;
-    if (auto r = fn(in)) out.readings = std::move(*r);
-    else out.errors.push_back(r.error());
-    return out;
-  };
+  return [fn = std::move(fn)](const DecodeInput& in) { return to_output(fn(in)); };
 }
 
 namespace {

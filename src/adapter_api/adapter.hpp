@@ -65,6 +65,14 @@ struct DecodeOutput {
   std::vector<Error> errors;      // every invalid record/line/payload (valid ones are still kept)
 };
 
+// A codec's all-or-nothing answer as a DecodeOutput (a rejected input is one error, no readings).
+inline DecodeOutput to_output(Result<std::vector<Reading>> r) {
+  DecodeOutput out;
+  if (r) out.readings = std::move(*r);
+  else out.errors.push_back(std::move(r.error()));
+  return out;
+}
+
 // A retained presence message with its will (Sparkplug host STATE).
 struct MqttPresence {
   std::string topic;
@@ -168,12 +176,7 @@ class FunctionDecodeSession final : public DecodeSession {
  public:
   using Fn = std::function<Result<std::vector<Reading>>(const DecodeInput&)>;
   explicit FunctionDecodeSession(Fn fn) : fn_(std::move(fn)) {}
-  DecodeOutput decode(const DecodeInput& in) override {
-    DecodeOutput out;
-    if (auto r = fn_(in)) out.readings = std::move(*r);
-    else out.errors.push_back(r.error());
-    return out;
-  }
+  DecodeOutput decode(const DecodeInput& in) override { return to_output(fn_(in)); }
 
  private:
   Fn fn_;
