@@ -102,8 +102,10 @@ const std::string& HttpSink::id() const { return impl_->o.id; }
 
 void HttpSink::abort() { impl_->aborting = true; }
 
-SendResult HttpSink::send(const wire::BatchHeader& h, std::string_view body) {
+SendResult HttpSink::send(const OutgoingBatch& batch) {
   auto& m = *impl_;
+  const auto& h = batch.header;
+  const std::string_view body = batch.body;
   CURL* c = m.curl;
   std::string payload;
   const char* encoding = nullptr;
@@ -122,6 +124,8 @@ SendResult HttpSink::send(const wire::BatchHeader& h, std::string_view body) {
   hdrs = curl_slist_append(hdrs, ("Idempotency-Key: " + h.batch_id).c_str());
   hdrs = curl_slist_append(hdrs, ("X-Citygate-Gateway: " + h.gateway_id).c_str());
   hdrs = curl_slist_append(hdrs, ("X-Citygate-Batch-Seq: " + std::to_string(h.batch_seq)).c_str());
+  if (h.parts > 0)
+    hdrs = curl_slist_append(hdrs, ("X-Citygate-Part: " + std::to_string(h.part) + "/" + std::to_string(h.parts)).c_str());
   if (!m.o.bearer_token.empty()) hdrs = curl_slist_append(hdrs, ("Authorization: Bearer " + m.o.bearer_token).c_str());
   hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
 

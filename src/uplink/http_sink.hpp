@@ -24,7 +24,7 @@ class HttpSink final : public Sink {
   static Result<std::unique_ptr<HttpSink>> create(HttpSinkOptions opts);
   ~HttpSink() override;
   const std::string& id() const override;
-  SendResult send(const wire::BatchHeader& header, std::string_view body) override;
+  SendResult send(const OutgoingBatch& batch) override;
   void abort() override;
 
   struct Impl;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/reading.hpp"
+#include "core/records.hpp"
 #include "core/result.hpp"
 
 namespace cg::wire {
@@ -22,15 +23,18 @@ struct BatchHeader {
   TimeNs created_at{};
   std::uint32_t part = 0;
   std::uint32_t parts = 0;
+  RecordClass record_class = RecordClass::telemetry;
 };
 
 struct DecodedBatch {
   BatchHeader header;
   std::vector<Reading> readings;
+  std::vector<Record> records;  // gaps, aggregates, statuses (in that order)
 };
 
 // Serialises a Batch. Deterministic for the same input (tags are emitted in the given order).
-std::string encode_batch(const BatchHeader& h, std::span<const Reading> readings);
+std::string encode_batch(const BatchHeader& h, std::span<const Reading> readings,
+                         std::span<const Record> records = {});
 
 // Parses and validates a Batch: schema_version == 1, non-empty gateway_id/incarnation_id,
 // batch_id a UUID, part <= parts, every reading with device, metric and a value. Errors are
