@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/reading.hpp"
+#include "core/records.hpp"
 
 namespace cg {
 
@@ -37,6 +38,8 @@ struct DedupKey {
 struct SubmitOptions {
   Durability durability = Durability::committed;
   std::optional<DedupKey> dedup;
+  // Outbox class of the readings: telemetry, alert or report (the adapter instance's `class`).
+  RecordClass record_class = RecordClass::telemetry;
 };
 
 using CommitCallback = std::function<void(CommitStatus)>;

@@ -2,11 +2,13 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/admin_cmd.hpp"
 #include "app/decode_cmd.hpp"
 #include "app/simulate_cmd.hpp"
 #include "config/config.hpp"
@@ -51,7 +53,7 @@ int cmd_run(const std::string& config_path) {
   signal(SIGPIPE, SIG_IGN);
 
   static cg::SystemClock clock;
-  auto gw = cg::runtime::Gateway::create(*loaded.config, clock);
+  auto gw = cg::runtime::Gateway::create(*loaded.config, clock, CITYGATE_VERSION);
   if (!gw) {
     spdlog::error("citygate: {}", gw.error().message);
     return gw.error().disposition == cg::Disposition::fatal ? kExitConfig : 70;
@@ -59,7 +61,7 @@ int cmd_run(const std::string& config_path) {
   return (*gw)->run_until_signal();
 }
 
-int cmd_lake(const std::string& listen, const std::string& dir) {
+int cmd_lake(const std::string& listen, const std::string& dir, std::size_t max_body, bool faults) {
   setup_logging("info");
   signal(SIGPIPE, SIG_IGN);
   auto hp = cg::http::parse_host_port(listen);
@@ -71,6 +73,11 @@ int cmd_lake(const std::string& listen, const std::string& dir) {
   o.host = hp->first;
   o.port = hp->second;
   o.dir = dir;
+  if (max_body > 0) {
+    o.max_body = max_body;
+    o.max_decompressed = std::max(o.max_decompressed, max_body);  // an identity body of that size passes too
+  }
+  o.faults_enabled = faults;
   return cg::lake::run_lake(o);
 }
 
@@ -93,6 +100,11 @@ int main(int argc, char** argv) {
   auto* lake = app.add_subcommand("lake", "Run the reference lake receiver");
   lake->add_option("--listen", lake_listen, "HOST:PORT to listen on")->required();
   lake->add_option("--dir", lake_dir, "Directory for the NDJSON files")->required();
+  std::size_t lake_max_body = 0;
+  bool lake_faults = false;
+  lake->add_option("--max-body", lake_max_body, "Largest request body in bytes, 413 beyond (default 64 MiB)")
+      ->check(CLI::PositiveNumber);
+  lake->add_flag("--faults", lake_faults, "Enable fault injection (POST /v1/faults); for tests only");
 
   cg::app::DecodeArgs dec;
   auto* decode = app.add_subcommand("decode", "Decode payload files with an adapter's codec (no gateway needed)");
@@ -130,6 +142,18 @@ int main(int argc, char** argv) {
   simulate->add_option("--profile", sim.profile, "modbus_tcp: register map to serve");
   simulate->add_option("--profiles-dir", sim.profiles_dir, "modbus_tcp: where profiles live");
 
+  cg::app::AdminArgs st_args;
+  auto* status = app.add_subcommand("status", "Outbox, disk, sinks and ingest of the gateway (exit 3: not running, "
+                                              "read from its store file)");
+  status->add_option("--config,-c", st_args.config, "Configuration file")->capture_default_str();
+  status->add_flag("--json", st_args.json, "Machine-readable output");
+  cg::app::AdminArgs db_args;
+  auto* dead = app.add_subcommand("dead-batches", "Batches a sink refused for good: list, show ID, replay ID");
+  dead->add_option("action", db_args.action, "list | show | replay")->required()->check(CLI::IsMember({"list", "show", "replay"}));
+  dead->add_option("id", db_args.id, "Dead batch id (show, replay)");
+  dead->add_option("--config,-c", db_args.config, "Configuration file")->capture_default_str();
+  dead->add_flag("--json", db_args.json, "Machine-readable output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -145,10 +169,18 @@ int main(int argc, char** argv) {
 
   if (*run) return cmd_run(run_config);
   if (*check) return cg::config::check_config(check_config, std::cout, std::cerr);
-  if (*lake) return cmd_lake(lake_listen, lake_dir);
+  if (*lake) return cmd_lake(lake_listen, lake_dir, lake_max_body, lake_faults);
   if (*decode) return cg::app::run_decode(dec);
   if (*describe) return cg::app::run_describe_adapters(describe_format, describe_kind);
   if (*simulate) return cg::app::run_simulate(sim);
+  if (*status) return cg::app::run_status(st_args);
+  if (*dead) {
+    if (db_args.action != "list" && db_args.id <= 0) {
+      std::cerr << "citygate dead-batches " << db_args.action << ": needs the dead batch ID (see 'dead-batches list')\n";
+      return kExitUsage;
+    }
+    return cg::app::run_dead_batches(db_args);
+  }
   if (*describe_cfg) {
     std::cout << cg::config::describe_config_markdown();
     return 0;

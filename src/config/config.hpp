@@ -48,6 +48,15 @@ struct StoreConfig {
   std::chrono::milliseconds sync_interval{100};
   std::size_t queue_max_rows = 200000;
   std::size_t rejected_max = 10000;
+  std::uint64_t disk_budget_bytes = 0;
+  std::uint64_t reserve_bytes = 16ull << 20;
+  std::chrono::hours retention{168};
+  std::size_t backlog_threshold_rows = 50000;
+};
+
+struct AdminConfig {
+  std::optional<ListenAddress> listen = ListenAddress{"127.0.0.1", 8089};  // nullopt: off
+  std::string token_file;
 };
 
 struct HttpConfig {
@@ -71,19 +80,43 @@ struct BrokerConfig {
   bool tls_verify = true;
 };
 
+// One [[uplink.sinks]] entry; which keys apply depends on `kind` (docs/config.md).
 struct SinkConfig {
-  std::string kind;
+  std::string kind;  // http | mqtt | kafka
   std::string id;
   bool enabled = true;
+  std::size_t max_in_flight = 1;
+  std::uint64_t bandwidth_bytes_per_s = 0;
+  double backlog_rows_per_s = 0;
   std::string url;
-  std::string compression = "zstd";  // none|gzip|zstd
+  std::string compression = "zstd";
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{30000};
   std::string bearer_token_file;
+  std::string proxy;
+  std::string ca_file, cert_file, key_file;
+  bool tls_verify = true;
+  // mqtt
+  std::string topic;
+  std::string client_id;
+  std::string username;
+  std::string password_file;
+  std::chrono::seconds keepalive{30};
+  std::chrono::milliseconds publish_timeout{30000};
+  // kafka
+  std::string brokers;
+  std::chrono::milliseconds delivery_timeout{30000};
+  std::size_t queue_max_messages = 10000;
+  std::size_t queue_max_kbytes = 65536;
+  std::string security_protocol = "plaintext";
+  std::string sasl_mechanism, sasl_username, sasl_password_file;
+  std::vector<std::pair<std::string, std::string>> properties;
 };
 
 struct UplinkConfig {
   std::size_t batch_max_rows = 5000;
+  std::size_t batch_max_bytes = 4u << 20;
+  std::chrono::seconds status_interval{60};
   std::chrono::milliseconds batch_max_age{1000};
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
@@ -98,6 +131,7 @@ struct AdapterInstance {
   ConfigView settings;      // the kind's own keys
   double rate_limit_per_s = 0;  // common keys
   double rate_burst = 0;
+  std::string record_class = "telemetry";  // telemetry | alert | report
 };
 
 struct DeviceConfig {
@@ -117,6 +151,7 @@ struct GatewayConfig {
   std::size_t blocking_workers = 4;
   StoreConfig store;
   HttpConfig http;
+  AdminConfig admin;
   UplinkConfig uplink;
   std::vector<BrokerConfig> brokers;
   std::vector<AdapterInstance> adapters;

@@ -472,6 +472,48 @@ const std::vector<Checked>& list(const std::map<std::string, std::vector<Checked
   return it == m.end() ? none : it->second;
 }
 
+// Which [[uplink.sinks]] keys apply to which kind; a key written for another kind is an error
+// (a typo'd kind must not silently ignore half the table).
+void check_sink_kind_keys(const Checked& s, const SinkConfig& sc, Diag& diag) {
+  static const std::map<std::string_view, std::set<std::string_view>> only = {
+      {"http", {"url", "compression", "connect_timeout_ms", "total_timeout_ms", "bearer_token_file", "proxy", "ca_file",
+                "cert_file", "key_file", "tls_verify"}},
+      {"mqtt", {"url", "connect_timeout_ms", "ca_file", "cert_file", "key_file", "tls_verify", "topic", "client_id",
+                "username", "password_file", "keepalive_s", "publish_timeout_ms"}},
+      {"kafka", {"compression", "topic", "brokers", "delivery_timeout_ms", "queue_max_messages", "queue_max_kbytes",
+                 "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password_file", "properties", "ca_file",
+                 "cert_file", "key_file"}},
+  };
+  static const std::set<std::string_view> common = {"kind", "id", "enabled", "max_in_flight", "bandwidth_bytes_per_s",
+                                                    "backlog_rows_per_s"};
+  auto it = only.find(sc.kind);
+  if (it == only.end()) return;  // unknown kind: reported by its rule
+  for (const auto& [k, p] : s.pos) {
+    if (common.count(k) || it->second.count(k)) continue;
+    diag.error(p, fmt::format("'{}' in {} does not apply to sink kind '{}'", k, s.label, sc.kind));
+  }
+  auto need = [&](std::string_view key, const std::string& v) {
+    if (v.empty() && s.has(key)) diag.error(s.where, fmt::format("{}: sink kind '{}' needs '{}'", s.label, sc.kind, key));
+  };
+  if (sc.kind == "http") {
+    need("url", sc.url);
+    if (!sc.url.empty())
+      if (auto w = checks::check_url(sc.url, kHttpSchemes))
+        diag.error(s.pos_of("url"), fmt::format("'url' in {} is not a valid URL: {}", s.label, *w));
+    if (sc.compression != "none" && sc.compression != "gzip" && sc.compression != "zstd")
+      diag.error(s.pos_of("compression"), fmt::format("'compression' in {} must be none, gzip or zstd for http", s.label));
+  } else if (sc.kind == "mqtt") {
+    need("url", sc.url);
+    if (!sc.url.empty())
+      if (auto w = checks::check_url(sc.url, kBrokerSchemes))
+        diag.error(s.pos_of("url"), fmt::format("'url' in {} is not a valid broker URL: {}", s.label, *w));
+  } else if (sc.kind == "kafka") {
+    need("brokers", sc.brokers);
+  }
+  if (sc.cert_file.empty() != sc.key_file.empty())
+    diag.error(s.where, fmt::format("{}: 'cert_file' and 'key_file' go together (mTLS needs both)", s.label));
+}
+
 GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<>>& root, Diag& diag) {
   GatewayConfig cfg;
   static const Checked empty;
@@ -491,6 +533,22 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
   cfg.store.sync_interval = ms(st, "sync_interval_ms");
   cfg.store.queue_max_rows = size(st, "queue_max_rows");
   cfg.store.rejected_max = size(st, "rejected_max");
+  cfg.store.disk_budget_bytes = static_cast<std::uint64_t>(st.integer("disk_budget_mb")) << 20;
+  cfg.store.reserve_bytes = static_cast<std::uint64_t>(st.integer("reserve_mb")) << 20;
+  cfg.store.retention = std::chrono::hours{st.integer("retention_hours")};
+  cfg.store.backlog_threshold_rows = size(st, "backlog_threshold_rows");
+
+  const Checked& adm = one("admin");
+  if (adm.str("listen").empty()) {
+    cfg.admin.listen.reset();
+  } else if (auto l = parse_listen_address(adm.str("listen"))) {
+    cfg.admin.listen = *l;
+  } else {
+    std::string why;
+    parse_listen_address(adm.str("listen"), &why);
+    diag.error(adm.pos_of("listen"), fmt::format("'listen' in [admin] is not a valid listen address: {}", why));
+  }
+  cfg.admin.token_file = adm.str("token_file");
 
   const Checked& http = one("http");
   if (auto l = parse_listen_address(http.str("listen"))) cfg.http.public_listen = *l;
@@ -503,6 +561,8 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
 
   const Checked& up = one("uplink");
   cfg.uplink.batch_max_rows = size(up, "batch_max_rows");
+  cfg.uplink.batch_max_bytes = size(up, "batch_max_bytes");
+  cfg.uplink.status_interval = std::chrono::seconds{up.integer("status_interval_s")};
   cfg.uplink.batch_max_age = ms(up, "batch_max_age_ms");
   cfg.uplink.backoff_initial = ms(up, "backoff_initial_ms");
   cfg.uplink.backoff_max = ms(up, "backoff_max_ms");
@@ -519,11 +579,36 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
     sc.kind = s.str("kind");
     sc.id = s.str("id");
     sc.enabled = s.boolean("enabled");
+    sc.max_in_flight = size(s, "max_in_flight");
+    sc.bandwidth_bytes_per_s = static_cast<std::uint64_t>(s.integer("bandwidth_bytes_per_s"));
+    sc.backlog_rows_per_s = s.number("backlog_rows_per_s");
     sc.url = s.str("url");
     sc.compression = s.str("compression");
     sc.connect_timeout = ms(s, "connect_timeout_ms");
     sc.total_timeout = ms(s, "total_timeout_ms");
     sc.bearer_token_file = s.str("bearer_token_file");
+    sc.proxy = s.str("proxy");
+    sc.ca_file = s.str("ca_file");
+    sc.cert_file = s.str("cert_file");
+    sc.key_file = s.str("key_file");
+    sc.tls_verify = s.boolean("tls_verify");
+    sc.topic = s.str("topic");
+    sc.client_id = s.str("client_id");
+    sc.username = s.str("username");
+    sc.password_file = s.str("password_file");
+    sc.keepalive = std::chrono::seconds{s.integer("keepalive_s")};
+    sc.publish_timeout = ms(s, "publish_timeout_ms");
+    sc.brokers = s.str("brokers");
+    sc.delivery_timeout = ms(s, "delivery_timeout_ms");
+    sc.queue_max_messages = size(s, "queue_max_messages");
+    sc.queue_max_kbytes = size(s, "queue_max_kbytes");
+    sc.security_protocol = s.str("security_protocol");
+    sc.sasl_mechanism = s.str("sasl_mechanism");
+    sc.sasl_username = s.str("sasl_username");
+    sc.sasl_password_file = s.str("sasl_password_file");
+    if (const auto* m = s.get("properties"))
+      if (const auto* mp = std::get_if<std::vector<std::pair<std::string, std::string>>>(m)) sc.properties = *mp;
+    check_sink_kind_keys(s, sc, diag);
     if (s.has("connect_timeout_ms") && s.has("total_timeout_ms") && sc.connect_timeout > sc.total_timeout) {
       diag.error(s.pos_of("total_timeout_ms"),
                  fmt::format("'total_timeout_ms' in {} ({}) must not be less than 'connect_timeout_ms' ({})", s.label,
@@ -574,8 +659,9 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
     }
     std::map<std::string, ConfigValue, std::less<>> settings;
     for (const auto& [k, v] : a.values)
-      if (k != "kind" && k != "id" && k != "rate_limit_per_s" && k != "rate_burst") settings.emplace(k, v);
+      if (k != "kind" && k != "id" && k != "rate_limit_per_s" && k != "rate_burst" && k != "class") settings.emplace(k, v);
     ai.rate_limit_per_s = a.number("rate_limit_per_s");
+    ai.record_class = a.str("class");
     ai.rate_burst = a.number("rate_burst");
     ai.settings = ConfigView(std::move(settings));
     // Let the adapter judge combinations of its keys now, so check-config reports them too.

@@ -43,8 +43,24 @@ constexpr ConfigKey kStoreKeys[] = {
      "Capacity of the ingest queue in readings; when it is full adapters are throttled."},
     {"rejected_max", KT::integer, "10000", false,
      "Undecodable payloads kept in rejected_payloads for inspection (oldest dropped first)."},
+    {"disk_budget_mb", KT::integer, "0", false,
+     "Largest size of the database. Lossless below it; above 90% of it forwarded readings go first, then the "
+     "oldest unforwarded telemetry is summarised into per-minute aggregates and evicted (gap records), then "
+     "summary records, reports, alerts; status records never. 0: no budget (the filesystem is the limit)."},
+    {"reserve_mb", KT::integer, "16", false,
+     "Space held in a file beside the database and released when the disk fills, so deletes and checkpoints "
+     "still work. Ingest pauses (HTTP 503, no PUBACK) until space returns."},
+    {"retention_hours", KT::integer, "168", false,
+     "How long readings that every sink has acknowledged stay for local queries (persisted monotonic clock)."},
+    {"backlog_threshold_rows", KT::integer, "50000", false,
+     "Unsent telemetry beyond this after an outage becomes the backlog class: drained at each sink's "
+     "backlog_rows_per_s, after live data."},
 };
 constexpr Rule kStoreRules[] = {
+    {.key = "disk_budget_mb", .ranged = true, .min = 0, .max = 16'000'000},
+    {.key = "reserve_mb", .ranged = true, .min = 0, .max = 65536},
+    {.key = "retention_hours", .ranged = true, .min = 0, .max = 87600},
+    {.key = "backlog_threshold_rows", .ranged = true, .min = 1, .max = 1'000'000'000},
     {.key = "sync_interval_ms", .ranged = true, .min = 1, .max = 10000},
     {.key = "queue_max_rows", .ranged = true, .min = 1, .max = 10'000'000},
     {.key = "rejected_max", .ranged = true, .min = 0, .max = 10'000'000},
@@ -85,8 +101,15 @@ constexpr ConfigKey kUplinkKeys[] = {
      "First retry delay after a failed delivery; doubles per failure (full jitter)."},
     {"backoff_max_ms", KT::integer, "60000", false,
      "Cap of the retry delay. Retries never stop; must be >= backoff_initial_ms."},
+    {"batch_max_bytes", KT::integer, "4194304", false,
+     "...or when its readings reach about this many bytes (estimated before encoding)."},
+    {"status_interval_s", KT::integer, "60", false,
+     "A status record (version, uptime, backlog, disk, last ingest per adapter) is sent this often, in its "
+     "own never-evicted class: the lake can tell a dead gateway from quiet sensors. 0: never."},
 };
 constexpr Rule kUplinkRules[] = {
+    {.key = "batch_max_bytes", .ranged = true, .min = 1024, .max = 256 * 1024 * 1024},
+    {.key = "status_interval_s", .ranged = true, .min = 0, .max = 86400},
     {.key = "batch_max_rows", .ranged = true, .min = 1, .max = 100'000},
     {.key = "batch_max_age_ms", .ranged = true, .min = 1, .max = 3'600'000},
     {.key = "backoff_initial_ms", .ranged = true, .min = 1, .max = 3'600'000},
@@ -95,25 +118,74 @@ constexpr Rule kUplinkRules[] = {
 
 // ---- [[uplink.sinks]] -------------------------------------------------------------------------
 constexpr ConfigKey kSinkKeys[] = {
-    {"kind", KT::string, "", true, "Sink type."},
+    {"kind", KT::string, "", true, "Sink type: `http` (POST to a lake), `mqtt` (MQTT v5 broker), `kafka`."},
     {"id", KT::string, "", true, "Unique name of this sink (logs, metrics, per-sink settlement)."},
     {"enabled", KT::boolean, "true", false,
      "A disabled sink receives nothing and does not hold back outbox cleanup."},
-    {"url", KT::string, "", true, "Where batches are POSTed."},
-    {"compression", KT::string, R"("zstd")", false, "Content-Encoding of the request body."},
-    {"connect_timeout_ms", KT::integer, "5000", false, "Time allowed to establish the connection (TCP + TLS)."},
+    {"max_in_flight", KT::integer, "1", false,
+     "Batches sent at once (each on its own connection). 1 keeps strict batch_seq order per class."},
+    {"bandwidth_bytes_per_s", KT::integer, "0", false, "Cap of the encoded bytes sent per second; 0: unlimited."},
+    {"backlog_rows_per_s", KT::number, "0", false,
+     "How fast the backlog left by an outage drains, in readings per second; live data goes first either way. "
+     "0: as fast as the sink takes it."},
+    {"url", KT::string, R"("")", false,
+     "http: where batches are POSTed (`http(s)://`). mqtt: the broker (`tcp://`, `ssl://`, `mqtts://`)."},
+    {"compression", KT::string, R"("zstd")", false,
+     "http: Content-Encoding of the body (`none`, `gzip`, `zstd`). kafka: compression.type (also `lz4`, `snappy`)."},
+    {"connect_timeout_ms", KT::integer, "5000", false, "http, mqtt: time allowed to connect (TCP + TLS)."},
     {"total_timeout_ms", KT::integer, "30000", false,
-     "Time allowed for a whole request; must be >= connect_timeout_ms."},
+     "http: time allowed for a whole request; must be >= connect_timeout_ms."},
     {"bearer_token_file", KT::string, R"("")", false,
-     "File whose content is sent as `Authorization: Bearer ...`; empty: no token. Read when the sink starts."},
+     "http: file whose content is sent as `Authorization: Bearer ...`; empty: no token. Read when the sink starts."},
+    {"proxy", KT::string, R"("")", false, "http: proxy URL (libcurl syntax); empty: none (proxy environment variables are ignored)."},
+    {"ca_file", KT::string, R"("")", false, "http, mqtt: CA bundle to verify the server; empty: the system's."},
+    {"cert_file", KT::string, R"("")", false, "http, mqtt: client certificate (PEM) for mTLS; goes with key_file."},
+    {"key_file", KT::string, R"("")", false, "http, mqtt: client private key (PEM) for mTLS."},
+    {"tls_verify", KT::boolean, "true", false,
+     "http, mqtt: verify the server certificate and host name. Turning it off is for lab use only."},
+    {"topic", KT::string, R"("")", false,
+     "mqtt: topic to publish to (default `citygate/{gateway}/batches`); kafka: topic (default `citygate.batches`). "
+     "`{gateway}` and `{class}` are replaced."},
+    {"client_id", KT::string, R"("")", false, "mqtt: client id; empty: `citygate-sink-<gateway>-<id>`."},
+    {"username", KT::string, R"("")", false, "mqtt: user name."},
+    {"password_file", KT::string, R"("")", false, "mqtt: file holding the password."},
+    {"keepalive_s", KT::integer, "30", false, "mqtt: keep-alive interval."},
+    {"publish_timeout_ms", KT::integer, "30000", false, "mqtt: time to wait for the PUBACK of a batch."},
+    {"brokers", KT::string, R"("")", false, "kafka: bootstrap servers, `host:port,host:port`."},
+    {"delivery_timeout_ms", KT::integer, "30000", false,
+     "kafka: message.timeout.ms; a batch not acknowledged in time stays in the outbox and is sent again."},
+    {"queue_max_messages", KT::integer, "10000", false, "kafka: bound of the producer queue (messages)."},
+    {"queue_max_kbytes", KT::integer, "65536", false, "kafka: bound of the producer queue (KiB)."},
+    {"security_protocol", KT::string, R"("plaintext")", false, "kafka: `plaintext`, `ssl`, `sasl_plaintext`, `sasl_ssl`."},
+    {"sasl_mechanism", KT::string, R"("")", false, "kafka: e.g. `PLAIN`, `SCRAM-SHA-512`."},
+    {"sasl_username", KT::string, R"("")", false, "kafka: SASL user."},
+    {"sasl_password_file", KT::string, R"("")", false, "kafka: file holding the SASL password."},
+    {"properties", KT::string_map, "{}", false,
+     "kafka: further librdkafka properties, passed as they are (e.g. `{ \"linger.ms\" = \"50\" }`)."},
 };
 constexpr Rule kSinkRules[] = {
     {.key = "kind", .check = Check::sink_kind},
     {.key = "id", .check = Check::id},
-    {.key = "url", .check = Check::http_url},
-    {.key = "compression", .one_of = "none|gzip|zstd"},
+    {.key = "compression", .one_of = "none|gzip|zstd|lz4|snappy"},
+    {.key = "max_in_flight", .ranged = true, .min = 1, .max = 16},
+    {.key = "bandwidth_bytes_per_s", .ranged = true, .min = 0, .max = 1e12},
+    {.key = "backlog_rows_per_s", .ranged = true, .min = 0, .max = 1e9},
     {.key = "connect_timeout_ms", .ranged = true, .min = 1, .max = 600'000},
     {.key = "total_timeout_ms", .ranged = true, .min = 1, .max = 3'600'000},
+    {.key = "keepalive_s", .ranged = true, .min = 1, .max = 3600},
+    {.key = "publish_timeout_ms", .ranged = true, .min = 1, .max = 3'600'000},
+    {.key = "delivery_timeout_ms", .ranged = true, .min = 1, .max = 3'600'000},
+    {.key = "queue_max_messages", .ranged = true, .min = 1, .max = 10'000'000},
+    {.key = "queue_max_kbytes", .ranged = true, .min = 1, .max = 2'097'151},
+    {.key = "security_protocol", .one_of = "plaintext|ssl|sasl_plaintext|sasl_ssl"},
+};
+
+// ---- [admin] ----------------------------------------------------------------------------------
+constexpr ConfigKey kAdminKeys[] = {
+    {"listen", KT::string, R"("127.0.0.1:8089")", false,
+     "Admin listener (`citygate status`, `citygate dead-batches`), HOST:PORT. Loopback by default; empty: off."},
+    {"token_file", KT::string, R"("")", false,
+     "File holding the bearer token admin requests must carry; empty: none (keep the listener on loopback)."},
 };
 
 // ---- [[brokers]] ------------------------------------------------------------------------------
@@ -149,11 +221,15 @@ constexpr ConfigKey kAdapterKeys[] = {
      "0: unlimited. Over it: HTTP 429 + Retry-After, MQTT messages refused into rejected_payloads, UDP dropped, "
      "TCP reading paused; counted in adapter_rate_limited_total."},
     {"rate_burst", KT::number, "0", false, "Messages allowed at once above the rate; 0: one second's worth."},
+    {"class", KT::string, R"("telemetry")", false,
+     "Outbox class of this instance's readings: `telemetry`, or `alert` / `report` (sent before telemetry, "
+     "evicted after it)."},
 };
 constexpr Rule kAdapterRules[] = {
     {.key = "id", .check = Check::id},
     {.key = "rate_limit_per_s", .ranged = true, .min = 0, .max = 1e9},
     {.key = "rate_burst", .ranged = true, .min = 0, .max = 1e9},
+    {.key = "class", .one_of = "telemetry|alert|report"},
 };
 
 // ---- [[devices]] ------------------------------------------------------------------------------
@@ -188,6 +264,8 @@ constexpr Section kSections[] = {
      kHttpRules},
     {"uplink", "", "uplink", false, false, "Store-and-forward to the upstream data lake.", kUplinkKeys,
      kUplinkRules},
+    {"admin", "", "admin", false, false, "The local admin endpoint: status, dead batches, replay.", kAdminKeys,
+     {}},
     {"uplink.sinks", "uplink", "sinks", true, false,
      "Upstream destinations; each settles every batch on its own. None configured: readings stay local.",
      kSinkKeys, kSinkRules},
@@ -204,8 +282,8 @@ constexpr Section kSections[] = {
      kLocationRules},
 };
 
-constexpr std::string_view kAvailableSinks[] = {"http"};
-constexpr std::string_view kUnavailableSinks[] = {"mqtt", "kafka"};
+constexpr std::string_view kAvailableSinks[] = {"http", "mqtt", "kafka"};
+constexpr std::span<const std::string_view> kUnavailableSinks{};
 
 std::string md_escape(std::string_view s) {
   std::string out;

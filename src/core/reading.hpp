@@ -49,6 +49,9 @@ inline constexpr std::uint32_t kClockUnsynced = 1u << 1;
 inline constexpr std::uint32_t kUnregistered = 1u << 2;
 // The value was produced by a simulator, not a physical sensor.
 inline constexpr std::uint32_t kSimulated = 1u << 3;
+// The wall clock stepped (against the monotonic clock) shortly before the reading arrived:
+// received (and gateway-stamped observed) times may be off.
+inline constexpr std::uint32_t kClockStepped = 1u << 4;
 }  // namespace quality
 
 struct Reading {

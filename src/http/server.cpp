@@ -388,6 +388,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // Keeps this session alive through the write; `held` is dropped at the end of this call.
     auto held = listener_->release(this);
     if (closed_) return;
+    if (r.drop_connection) {
+      spdlog::debug("http[{}] {}: handler dropped the connection without a response", listener_->name(), remote_);
+      return close();
+    }
     if (r.status < 200 || r.status > 599) {
       spdlog::debug("http[{}]: handler answered with status {}; sending 500", listener_->name(), r.status);
       r = Response::problem(500, "Internal Server Error", "invalid status code from handler");

@@ -68,6 +68,10 @@ struct Response {
   // Extra headers. Content-Length, Transfer-Encoding and Connection are managed by the server
   // and ignored here; names/values containing CR or LF are dropped.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Close the connection without writing anything (status, headers and body are ignored): the
+  // client sees the connection end with no response. For fault injection (the lake receiver's
+  // "drop_after_commit"); not counted in http_requests_total.
+  bool drop_connection = false;
 
   static Response json(int status, std::string body);
   static Response text(int status, std::string body);  // text/plain; charset=utf-8

@@ -12,10 +12,15 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -24,7 +29,9 @@
 #include "core/time_format.hpp"
 #include "http/server.hpp"
 #include "lake/decompress.hpp"
+#include "lake/faults.hpp"
 #include "lake/ndjson.hpp"
+#include "lake/seq_tracker.hpp"
 #include "wire/batch_codec.hpp"
 
 namespace cg::lake {
@@ -90,11 +97,30 @@ std::string dedup_key(const wire::BatchHeader& h) {
   return k;
 }
 
-// The set of (batch_id, part) already accepted, persisted as an append-only log of
-// "<batch_id> <part>\n" lines in DIR/_state/accepted.log.
-class DedupState {
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  if (!all_digits(s)) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+// The set of (batch_id, part) already accepted and the batch_seq seen per (gateway,
+// incarnation), persisted as an append-only log in DIR/_state/accepted.log. A line is
+// "<batch_id> <part> <gateway> <incarnation> <batch_seq>\n" (gateway and incarnation
+// percent-encoded like partition names); lines of older receivers hold only "<batch_id> <part>".
+class AcceptedState {
  public:
-  ~DedupState() {
+  using Incarnation = std::pair<std::string, std::string>;  // gateway, incarnation
+
+  ~AcceptedState() {
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -114,8 +140,8 @@ class DedupState {
       content.append(buf, static_cast<std::size_t>(n));
     }
     // A crash in the middle of an append leaves a line without its '\n'. It was never
-    // acknowledged, and a prefix of it may look valid ("<id> 1" torn from "<id> 12"): cut it off,
-    // so that the next append does not glue onto it either.
+    // acknowledged, and a prefix of it may look valid ("<id> 1" torn from "<id> 12 gw …"): cut it
+    // off, so that the next append does not glue onto it either.
     auto last_nl = content.rfind('\n');
     std::size_t good = last_nl == std::string::npos ? 0 : last_nl + 1;
     if (good < content.size()) {
@@ -130,34 +156,72 @@ class DedupState {
       auto nl = rest.find('\n');
       std::string_view line = rest.substr(0, nl);
       rest.remove_prefix(nl + 1);
-      auto sp = line.find(' ');
-      bool ok = sp != std::string_view::npos && sp > 0 && sp + 1 < line.size() &&
-                line.find_first_not_of("0123456789", sp + 1) == std::string_view::npos;
-      if (!ok) {
-        ++bad;
-        continue;
-      }
-      keys_.emplace(line);
+      if (!load_line(line)) ++bad;
     }
     if (bad) spdlog::warn("lake: {}: ignored {} malformed lines", path_.string(), bad);
-    spdlog::info("lake: {} accepted batches in {}", keys_.size(), path_.string());
+    std::uint64_t missing = 0;
+    for (const auto& [k, t] : seqs_) missing += t.missing_count();
+    spdlog::info("lake: {} accepted batches in {}; {} gateway incarnations, {} batch_seq missing", keys_.size(),
+                 path_.string(), seqs_.size(), missing);
     return {};
   }
 
   bool contains(const std::string& key) const { return keys_.count(key) != 0; }
 
-  Result<void> add(const std::string& key) {
-    std::string line = key + '\n';
-    if (auto r = write_all(fd_, line); !r) return r;
-    if (::fdatasync(fd_) != 0) return fail(Error::retry("io", "fdatasync " + path_.string() + ": " + errno_text(errno)));
-    keys_.insert(key);
-    return {};
+  bool seq_known(const wire::BatchHeader& h) const {
+    auto it = seqs_.find(Incarnation{h.gateway_id, h.incarnation_id});
+    return it != seqs_.end() && it->second.contains(h.batch_seq);
   }
 
+  // Appends and fdatasyncs the batch's line, then records it in memory. Returns the batch_seq
+  // hole that appeared because of this batch, if any.
+  Result<std::optional<SeqTracker::Range>> add(const std::string& key, const wire::BatchHeader& h) {
+    std::string line = key;
+    line += ' ';
+    line += encode_path_component(h.gateway_id);
+    line += ' ';
+    line += encode_path_component(h.incarnation_id);
+    line += ' ';
+    line += std::to_string(h.batch_seq);
+    line += '\n';
+    if (auto r = write_all(fd_, line); !r) return fail(r.error());
+    if (::fdatasync(fd_) != 0) return fail(Error::retry("io", "fdatasync " + path_.string() + ": " + errno_text(errno)));
+    keys_.insert(key);
+    return seqs_[Incarnation{h.gateway_id, h.incarnation_id}].add(h.batch_seq);
+  }
+
+  const std::map<Incarnation, SeqTracker>& seqs() const { return seqs_; }
+
  private:
+  bool load_line(std::string_view line) {
+    std::string_view f[6];
+    std::size_t n = 0;
+    while (n < 6) {
+      auto sp = line.find(' ');
+      f[n++] = line.substr(0, sp);
+      if (sp == std::string_view::npos) break;
+      line.remove_prefix(sp + 1);
+    }
+    if (n != 2 && n != 5) return false;
+    if (f[0].empty() || !all_digits(f[1])) return false;
+    std::string key(f[0]);
+    key += ' ';
+    key += f[1];
+    if (n == 5) {
+      auto gw = http::percent_decode(f[2]);
+      auto inc = http::percent_decode(f[3]);
+      auto seq = parse_u64(f[4]);
+      if (!gw || !inc || gw->empty() || inc->empty() || !seq) return false;
+      seqs_[Incarnation{std::move(*gw), std::move(*inc)}].add(*seq);
+    }
+    keys_.insert(std::move(key));
+    return true;
+  }
+
   fs::path path_;
   int fd_ = -1;
   std::unordered_set<std::string> keys_;
+  std::map<Incarnation, SeqTracker> seqs_;
 };
 
 // The open data files, one per partition directory, named after the receiver's start time.
@@ -235,6 +299,59 @@ class PartitionFiles {
   std::map<std::string, int> files_;
 };
 
+// Answers handed back later by a timer (fault injection "delay_ms"), without blocking an io
+// thread. Shared with the timer handlers, so that it outlives the receiver when a handler is
+// still queued. Every timer operation runs on one strand.
+class DelayedAnswers : public std::enable_shared_from_this<DelayedAnswers> {
+ public:
+  explicit DelayedAnswers(boost::asio::io_context& io) : strand_(boost::asio::make_strand(io)) {}
+
+  void add(std::chrono::milliseconds delay, http::Response res, http::Responder respond) {
+    boost::asio::post(strand_, [self = shared_from_this(), delay, res = std::move(res),
+                                respond = std::move(respond)]() mutable {
+      if (self->stopped_) return respond(std::move(res));  // dropped by the stopped server
+      auto t = std::make_shared<boost::asio::steady_timer>(self->strand_, delay);
+      self->live_.insert(t);
+      t->async_wait([self, t, res = std::move(res), respond = std::move(respond)](const boost::system::error_code&) mutable {
+        self->live_.erase(t);
+        respond(std::move(res));
+      });
+    });
+  }
+
+  // Fires every pending timer now (their answers go to a stopped server, which drops them), so
+  // that the io_context runs out of work.
+  void stop() {
+    boost::asio::post(strand_, [self = shared_from_this()] {
+      self->stopped_ = true;
+      for (const auto& t : self->live_) t->cancel();
+    });
+  }
+
+ private:
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  std::set<std::shared_ptr<boost::asio::steady_timer>> live_;  // strand only
+  bool stopped_ = false;                                      // strand only
+};
+
+std::string_view status_title(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Injected Fault";
+  }
+}
+
 }  // namespace
 
 class LakeReceiver::Impl {
@@ -246,9 +363,19 @@ class LakeReceiver::Impl {
         accepted_(metrics.counter("lake_batches_accepted_total", {}, "Batches written by the lake receiver")),
         duplicates_(metrics.counter("lake_batches_duplicate_total", {}, "Batches answered 409 (already accepted)")),
         readings_(metrics.counter("lake_readings_written_total", {}, "Readings written to NDJSON files")),
-        io_errors_(metrics.counter("lake_io_errors_total", {}, "Batches answered 500 because of a storage error")) {}
+        gap_records_(metrics.counter("lake_records_written_total", {{"type", "gap"}},
+                                     "Gap, aggregate and status records written to NDJSON files")),
+        aggregate_records_(metrics.counter("lake_records_written_total", {{"type", "aggregate"}})),
+        status_records_(metrics.counter("lake_records_written_total", {{"type", "status"}})),
+        seq_gaps_(metrics.counter("lake_batch_seq_gaps_total", {},
+                                  "Holes that appeared in a gateway incarnation's batch_seq (each logged once)")),
+        io_errors_(metrics.counter("lake_io_errors_total", {}, "Batches answered 500 because of a storage error")),
+        delayed_(std::make_shared<DelayedAnswers>(io)) {}
 
-  ~Impl() { server_.reset(); }  // stops the listener before the files and state go away
+  ~Impl() {
+    server_.reset();  // stops the listener before the files and state go away
+    delayed_->stop();
+  }
 
   Result<void> start() {
     if (server_) return fail(Error::fatal("lake", "already started"));
@@ -259,24 +386,48 @@ class LakeReceiver::Impl {
     if (ec) return fail(Error::fatal("lake_state", fmt::format("{}: {}", state_dir.string(), ec.message())));
     if (auto r = make_dirs_durable(abs_state_dir); !r)
       return fail(Error::fatal("lake_state", r.error().message));
-    state_ = std::make_unique<DedupState>();
+    state_ = std::make_unique<AcceptedState>();
     if (auto r = state_->load(state_dir); !r) return r;
     const auto now_ms = to_unix_ns(clock_.now()) / 1'000'000;
     files_ = std::make_unique<PartitionFiles>(opts_.dir, now_ms);
 
     http::Router router;
     router.add("POST", "/v1/batches", [this](http::Request& req, http::Responder respond) {
-      respond(handle_batch(req));
+      auto res = handle_batch(req);
+      answer(std::move(res), std::move(respond));
     });
     router.add("GET", "/healthz", [](http::Request&, http::Responder respond) {
       respond(http::Response::json(200, R"({"status":"ok"})"));
     });
     router.add("GET", "/v1/stats", [this](http::Request&, http::Responder respond) {
-      respond(http::Response::json(
-          200, fmt::format(R"({{"batches_accepted":{},"duplicates":{},"rejected":{},"readings_written":{}}})",
-                           stats_.accepted.load(), stats_.duplicates.load(), stats_.rejected.load(),
-                           stats_.readings.load())));
+      respond(http::Response::json(200, stats_json()));
     });
+    router.add("GET", "/v1/gaps", [this](http::Request&, http::Responder respond) {
+      respond(http::Response::json(200, gaps_json()));
+    });
+    if (opts_.faults_enabled) {
+      router.add("GET", "/v1/faults", [this](http::Request&, http::Responder respond) {
+        std::lock_guard lk(faults_mu_);
+        respond(http::Response::json(200, faults_json(faults_)));
+      });
+      router.add("POST", "/v1/faults", [this](http::Request& req, http::Responder respond) {
+        std::lock_guard lk(faults_mu_);
+        bool reseed = false;
+        if (auto r = apply_faults_json(req.body, faults_, reseed); !r)
+          return respond(http::Response::problem(400, "Bad Request", r.error().message));
+        if (reseed) rng_.reseed(faults_.seed);
+        spdlog::info("lake: faults set: {}", faults_json(faults_));
+        respond(http::Response::json(200, faults_json(faults_)));
+      });
+      router.add("DELETE", "/v1/faults", [this](http::Request&, http::Responder respond) {
+        std::lock_guard lk(faults_mu_);
+        faults_ = FaultSettings{};
+        rng_.reseed(faults_.seed);
+        spdlog::info("lake: faults cleared");
+        respond(http::Response::json(200, faults_json(faults_)));
+      });
+      spdlog::warn("lake: fault injection enabled (POST /v1/faults); for tests only");
+    }
     http::Limits limits;
     limits.body_max = opts_.max_body;
     limits.read_timeout = std::chrono::seconds(60);  // 64 MiB over a slow uplink
@@ -293,6 +444,7 @@ class LakeReceiver::Impl {
 
   void stop() {
     if (server_) server_->stop();
+    delayed_->stop();
   }
 
  private:
@@ -303,7 +455,76 @@ class LakeReceiver::Impl {
     return http::Response::problem(status, title, detail);
   }
 
+  // --- fault injection (each helper takes faults_mu_; never held while taking mu_) ---
+
+  void count_fault(std::string_view kind) {
+    ++stats_.faults;
+    metrics_.counter("lake_faults_injected_total", {{"kind", std::string(kind)}}, "Faults injected by the lake receiver")
+        .inc();
+  }
+
+  http::Response injected(int status, std::string_view kind, std::uint32_t retry_after_s, const std::string& detail) {
+    count_fault(kind);
+    spdlog::debug("lake: injected {} ({})", status, detail);
+    http::Response r = status >= 400 ? http::Response::problem(status, status_title(status), "injected fault: " + detail)
+                                     : http::Response::json(status, R"({"status":"injected"})");
+    if (status == 429 || status == 503) r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    return r;
+  }
+
+  // Faults decided before the body is looked at: the "status" queue, then "failure_rate".
+  std::optional<http::Response> fault_before_decode() {
+    std::lock_guard lk(faults_mu_);
+    if (!faults_.status.empty()) {
+      int st = faults_.status.front();
+      faults_.status.pop_front();
+      return injected(st, "status", faults_.retry_after_s, "next status in the queue");
+    }
+    if (faults_.failure_rate > 0 && rng_.uniform() < faults_.failure_rate)
+      return injected(500, "failure_rate", faults_.retry_after_s, "random failure");
+    return std::nullopt;
+  }
+
+  std::optional<http::Response> fault_for_size(std::size_t decoded_bytes) {
+    std::lock_guard lk(faults_mu_);
+    if (faults_.max_batch_bytes == 0 || decoded_bytes <= faults_.max_batch_bytes) return std::nullopt;
+    return injected(413, "max_batch_bytes", faults_.retry_after_s,
+                    fmt::format("decoded batch of {} bytes exceeds max_batch_bytes {}", decoded_bytes,
+                                faults_.max_batch_bytes));
+  }
+
+  std::optional<http::Response> fault_for_seq(std::uint64_t seq) {
+    std::lock_guard lk(faults_mu_);
+    auto it = faults_.status_for_seq.find(seq);
+    if (it == faults_.status_for_seq.end()) return std::nullopt;
+    return injected(it->second, "status_for_seq", faults_.retry_after_s, fmt::format("batch_seq {}", seq));
+  }
+
+  bool drop_this_answer() {
+    std::lock_guard lk(faults_mu_);
+    if (faults_.drop_after_commit == 0) return false;
+    --faults_.drop_after_commit;
+    count_fault("drop_after_commit");
+    return true;
+  }
+
+  void answer(http::Response res, http::Responder respond) {
+    std::uint32_t delay = 0;
+    if (opts_.faults_enabled) {
+      std::lock_guard lk(faults_mu_);
+      delay = faults_.delay_ms;
+      if (delay) count_fault("delay");
+    }
+    if (delay == 0) return respond(std::move(res));
+    delayed_->add(std::chrono::milliseconds(delay), std::move(res), std::move(respond));
+  }
+
+  // --- batches ---
+
   http::Response handle_batch(http::Request& req) {
+    if (opts_.faults_enabled) {
+      if (auto f = fault_before_decode()) return std::move(*f);
+    }
     std::lock_guard lk(mu_);
     // 1. Content-Encoding → the protobuf bytes, bounded.
     std::string decoded;
@@ -333,6 +554,9 @@ class LakeReceiver::Impl {
     } else if (body.size() > opts_.max_decompressed) {
       return reject(413, "too_large", "Content Too Large", "body exceeds the batch size limit");
     }
+    if (opts_.faults_enabled) {
+      if (auto f = fault_for_size(body.size())) return std::move(*f);
+    }
 
     // 2. Decode and validate.
     auto batch = wire::decode_batch(body);
@@ -340,12 +564,22 @@ class LakeReceiver::Impl {
     decoded.clear();
     decoded.shrink_to_fit();
     const auto& h = batch->header;
+    if (opts_.faults_enabled) {
+      if (auto f = fault_for_seq(h.batch_seq)) return std::move(*f);
+    }
     const std::string key = dedup_key(h);
 
     // 3. Idempotency: a (batch_id, part) is written once, across restarts.
     if (state_->contains(key)) {
       ++stats_.duplicates;
       duplicates_.inc();
+      if (!state_->seq_known(h)) {
+        // Accepted by a receiver that did not record batch_seq yet: record it now, so that the
+        // re-send closes its hole in /v1/gaps.
+        auto r = state_->add(key, h);
+        if (!r) spdlog::warn("lake: cannot record batch_seq of a duplicate: {}", r.error().message);
+        else note_gap(h, *r);
+      }
       std::string b = R"({"status":"duplicate","batch_id":)";
       json::append_string(b, h.batch_id);
       b += '}';
@@ -355,27 +589,65 @@ class LakeReceiver::Impl {
     // 4. Data first (fdatasync'd), then the dedup record (fdatasync'd), then the answer.
     const TimeNs now = clock_.now();
     const std::string partition = partition_dir(now, h.gateway_id);
+    const std::size_t n_readings = batch->readings.size();
+    const std::size_t total = n_readings + batch->records.size();
     std::size_t next = 0;
     auto slices = [&](std::string& out) {
-      while (next < batch->readings.size() && out.size() < kWriteSlice)
-        append_reading_line(out, h, batch->readings[next++], now);
-      return next < batch->readings.size();
+      for (; next < total && out.size() < kWriteSlice; ++next) {
+        if (next < n_readings) append_reading_line(out, h, batch->readings[next], now);
+        else append_record_line(out, h, batch->records[next - n_readings], now);
+      }
+      return next < total;
     };
     if (auto r = files_->append(partition, format_utc_date(now), slices); !r) return storage_failure(r.error());
-    if (auto r = state_->add(key); !r) return storage_failure(r.error());
+    auto added = state_->add(key, h);
+    if (!added) return storage_failure(added.error());
     if (io_failing_) {
       io_failing_ = false;
       spdlog::info("lake: writing batches again");
     }
+    note_gap(h, *added);
 
+    std::size_t gaps = 0, aggregates = 0, statuses = 0;
+    for (const auto& rec : batch->records) {
+      if (std::holds_alternative<GapRecord>(rec)) ++gaps;
+      else if (std::holds_alternative<AggregateRecord>(rec)) ++aggregates;
+      else ++statuses;
+    }
     ++stats_.accepted;
-    stats_.readings += batch->readings.size();
+    stats_.readings += n_readings;
+    stats_.gaps += gaps;
+    stats_.aggregates += aggregates;
+    stats_.statuses += statuses;
     accepted_.inc();
-    readings_.inc(batch->readings.size());
+    readings_.inc(n_readings);
+    gap_records_.inc(gaps);
+    aggregate_records_.inc(aggregates);
+    status_records_.inc(statuses);
+
+    if (opts_.faults_enabled && drop_this_answer()) {
+      spdlog::info("lake: batch {} part {} committed; dropping the connection without an answer (fault)", h.batch_id,
+                   h.part);
+      http::Response drop;
+      drop.drop_connection = true;
+      return drop;
+    }
     std::string b = R"({"status":"accepted","batch_id":)";
     json::append_string(b, h.batch_id);
-    b += fmt::format(R"(,"part":{},"readings":{}}})", h.part, batch->readings.size());
+    b += fmt::format(R"(,"part":{},"readings":{},"records":{}}})", h.part, n_readings, batch->records.size());
     return http::Response::json(200, std::move(b));
+  }
+
+  // Logs a batch_seq hole once, when the batch that reveals it is recorded.
+  void note_gap(const wire::BatchHeader& h, const std::optional<SeqTracker::Range>& opened) {
+    if (!opened) return;
+    seq_gaps_.inc();
+    if (opened->first == opened->second)
+      spdlog::info("lake: gateway '{}' incarnation '{}': batch_seq {} missing (received {})", h.gateway_id,
+                   h.incarnation_id, opened->first, h.batch_seq);
+    else
+      spdlog::info("lake: gateway '{}' incarnation '{}': batch_seq {}..{} missing (received {})", h.gateway_id,
+                   h.incarnation_id, opened->first, opened->second, h.batch_seq);
   }
 
   // The gateway retries a 5xx with backoff; nothing was acknowledged.
@@ -388,6 +660,50 @@ class LakeReceiver::Impl {
     return http::Response::problem(500, "Internal Server Error", "the lake could not store the batch: " + e.message);
   }
 
+  // --- reports ---
+
+  std::string stats_json() {
+    std::uint64_t ranges = 0, missing = 0;
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [k, t] : state_->seqs()) {
+        ranges += t.missing_ranges();
+        missing += t.missing_count();
+      }
+    }
+    return fmt::format(
+        R"({{"batches_accepted":{},"duplicates":{},"rejected":{},"readings_written":{},"gaps_written":{},)"
+        R"("aggregates_written":{},"statuses_written":{},"batch_seq_gaps":{},"batch_seq_missing":{},)"
+        R"("faults_injected":{}}})",
+        stats_.accepted.load(), stats_.duplicates.load(), stats_.rejected.load(), stats_.readings.load(),
+        stats_.gaps.load(), stats_.aggregates.load(), stats_.statuses.load(), ranges, missing, stats_.faults.load());
+  }
+
+  std::string gaps_json() {
+    std::lock_guard lk(mu_);
+    std::string out = R"({"gateways":[)";
+    bool first = true;
+    for (const auto& [k, t] : state_->seqs()) {
+      if (!first) out += ',';
+      first = false;
+      out += R"({"gateway":)";
+      json::append_string(out, k.first);
+      out += R"(,"incarnation":)";
+      json::append_string(out, k.second);
+      fmt::format_to(std::back_inserter(out), R"(,"max_seq":{},"missing":[)", t.max_seq());
+      bool first_range = true;
+      std::uint64_t count = 0;
+      t.for_each_missing([&](SeqTracker::Range r) {
+        fmt::format_to(std::back_inserter(out), "{}[{},{}]", first_range ? "" : ",", r.first, r.second);
+        first_range = false;
+        count += r.second - r.first + 1;
+      });
+      fmt::format_to(std::back_inserter(out), R"(],"missing_count":{},"forgotten":{}}})", count, t.forgotten());
+    }
+    out += "]}";
+    return out;
+  }
+
   boost::asio::io_context& io_;
   const LakeOptions opts_;
   Metrics& metrics_;
@@ -395,13 +711,23 @@ class LakeReceiver::Impl {
   Counter& accepted_;
   Counter& duplicates_;
   Counter& readings_;
+  Counter& gap_records_;
+  Counter& aggregate_records_;
+  Counter& status_records_;
+  Counter& seq_gaps_;
   Counter& io_errors_;
   struct {
-    std::atomic<std::uint64_t> accepted{0}, duplicates{0}, rejected{0}, readings{0};
+    std::atomic<std::uint64_t> accepted{0}, duplicates{0}, rejected{0}, readings{0}, gaps{0}, aggregates{0},
+        statuses{0}, faults{0};
   } stats_;
 
-  std::mutex mu_;  // handle_batch: state_, files_, io_failing_
-  std::unique_ptr<DedupState> state_;
+  std::mutex faults_mu_;  // faults_, rng_
+  FaultSettings faults_;
+  FaultRng rng_{FaultSettings{}.seed};
+  std::shared_ptr<DelayedAnswers> delayed_;
+
+  std::mutex mu_;  // handle_batch, reports: state_, files_, io_failing_
+  std::unique_ptr<AcceptedState> state_;
   std::unique_ptr<PartitionFiles> files_;
   bool io_failing_ = false;
   std::unique_ptr<http::Server> server_;  // last member: destroyed (stopped) first

@@ -7,20 +7,23 @@
 //                      already accepted, 400 undecodable, 413 too large, 415 unknown encoding,
 //                      500 storage failure (retry).
 //   GET  /healthz      200
-//   GET  /v1/stats     {"batches_accepted":N,"duplicates":N,"rejected":N,"readings_written":N}
+//   GET  /v1/stats     counters since start (batches, readings and records written, batch_seq holes)
+//   GET  /v1/gaps      per (gateway, incarnation): highest batch_seq accepted and the missing ranges
+//   GET|POST|DELETE /v1/faults   fault injection, only with LakeOptions::faults_enabled (else 404)
 //
-// Files: DIR/dt=YYYY-MM-DD/gateway=ID/readings-<start unix ms>.ndjson (one JSON object per reading
-// and line; YYYY-MM-DD is the UTC date the lake received the batch); dedup state in
-// DIR/_state/accepted.log ("<batch_id> <part>" per line).
+// Files: DIR/dt=YYYY-MM-DD/gateway=ID/readings-<start unix ms>.ndjson (one JSON object per line:
+// readings and gap/aggregate/status records, told apart by "type"; YYYY-MM-DD is the UTC date the
+// lake received the batch); state in DIR/_state/accepted.log ("<batch_id> <part> <gateway>
+// <incarnation> <batch_seq>" per line; dedup and batch_seq tracking both come from it).
 //
-// Durability: the readings are appended and fdatasync'd, then the dedup line is appended and
+// Durability: the lines are appended and fdatasync'd, then the state line is appended and
 // fdatasync'd, then 200 is answered. A crash in between can leave a batch in the data files that
 // is not in the state file; the gateway re-sends it and it is written again (consumers deduplicate
 // by batch_id) — never the other way round, which would lose data.
 //
 // Threads: the request handler does its file I/O synchronously on the io thread (one thread is
 // enough for the lake); it is serialised by a mutex, so more io threads are safe but do not add
-// throughput.
+// throughput. An injected delay is a timer: the io thread keeps serving other connections.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -42,6 +45,9 @@ struct LakeOptions {
   std::filesystem::path dir;
   std::size_t max_body = 64 * 1024 * 1024;          // compressed request body → 413 beyond
   std::size_t max_decompressed = 64 * 1024 * 1024;  // decoded body → 413 beyond (zip bombs)
+  // Registers the fault-injection routes (GET/POST/DELETE /v1/faults; docs/lake-format.md §4).
+  // For tests only: anyone who can reach the port can make the lake refuse or drop batches.
+  bool faults_enabled = false;
 };
 
 class LakeReceiver {  // in-process, for tests and for the CLI
@@ -65,7 +71,7 @@ class LakeReceiver {  // in-process, for tests and for the CLI
   std::unique_ptr<Impl> impl_;
 };
 
-// Blocking entry for `citygate lake --listen HOST:PORT --dir DIR`: runs its own io_context until
+// Blocking entry for `citygate lake --listen HOST:PORT --dir DIR [--max-body N] [--faults]`: runs its own io_context until
 // SIGINT/SIGTERM; returns a process exit code (0 ok, 70 on runtime failure like a bind error,
 // printing the reason to stderr). Logs "lake listening on HOST:PORT" once bound.
 int run_lake(const LakeOptions& opts);

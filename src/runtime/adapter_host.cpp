@@ -38,8 +38,10 @@ class HostLog final : public AdapterLog {
 // hands the readings to the store under the adapter's identity.
 class PolicySink final : public ReadingSink {
  public:
-  PolicySink(std::string id, store::Store& store, const DevicePolicy& policy, const Clock& clock, Metrics& m)
+  PolicySink(std::string id, store::Store& store, const DevicePolicy& policy, const Clock& clock, Metrics& m,
+             RecordClass cls)
       : id_(std::move(id)),
+        cls_(cls),
         store_(store),
         policy_(policy),
         clock_(clock),
@@ -77,6 +79,7 @@ class PolicySink final : public ReadingSink {
     }
     if (kept != readings.size())
       std::erase_if(readings, [](const Reading& r) { return r.device.empty(); });
+    opts.record_class = cls_;
     store_.submit_from(id_, std::move(readings), std::move(opts), std::move(done));
   }
 
@@ -100,6 +103,7 @@ class PolicySink final : public ReadingSink {
 
  private:
   std::string id_;
+  RecordClass cls_;
   store::Store& store_;
   const DevicePolicy& policy_;
   const Clock& clock_;
@@ -127,7 +131,7 @@ struct AdapterHost::Impl final : AdapterContext {
         strand(asio::make_strand(s.io)),
         id(std::move(id_)),
         adapter(std::move(a)),
-        sink_(id, s.store, s.policy, s.clock, s.metrics),
+        sink_(id, s.store, s.policy, s.clock, s.metrics, lim.record_class),
         log_(id),
         limiter(lim.rate_per_s, lim.burst > 0 ? lim.burst : std::max(1.0, lim.rate_per_s)) {}
 

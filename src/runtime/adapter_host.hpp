@@ -1,4 +1,5 @@
 #pragma once
+#include "core/records.hpp"
 // Hosts one adapter instance: its AdapterContext (strand, timers, sink with the device policy,
 // MQTT subscriptions) — the runtime side of adapter_api. Asio stays in the .cpp.
 #include <memory>
@@ -57,6 +58,7 @@ struct HostServices {
 struct InstanceLimits {
   double rate_per_s = 0;  // <= 0: unlimited
   double burst = 0;
+  RecordClass record_class = RecordClass::telemetry;  // [[adapters]] class: outbox class of the readings
 };
 
 class AdapterHost {

@@ -7,6 +7,7 @@
 // every message being acknowledged finishes its commit before the store closes.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -17,7 +18,9 @@ namespace cg::runtime {
 
 class Gateway {
  public:
-  static Result<std::unique_ptr<Gateway>> create(const config::GatewayConfig& cfg, const Clock& clock);
+  // `version` goes into status records and `citygate status`.
+  static Result<std::unique_ptr<Gateway>> create(const config::GatewayConfig& cfg, const Clock& clock,
+                                                 std::string version = "");
   ~Gateway();
   Result<void> start();
   void stop();
@@ -25,6 +28,7 @@ class Gateway {
   int run_until_signal();
   std::uint16_t http_port() const;
   std::uint16_t ingest_port() const;  // 0 when no adapter registered an HTTP route
+  std::uint16_t admin_port() const;   // 0 when [admin] listen is off
   Metrics& metrics();
 
   struct Impl;

@@ -65,6 +65,65 @@ CREATE TABLE rejected_payloads(
 -- Broker delivery sources (broker session + adapter), interned for dedup_key.
 CREATE TABLE sources(source_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 )sql",
+    // 2: store-and-forward (issue 4): outbox classes, per-sink settlement, dead batches, records
+    // (gaps, aggregates, status), backlog ranges, the persisted monotonic clock.
+    R"sql(
+-- Outbox class of the reading (core/records.hpp RecordClass: 0 telemetry, 1 alert, 2 report).
+-- Telemetry is by far the most; the partial index serves batching of the rare other classes.
+ALTER TABLE readings ADD COLUMN class INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX readings_priority ON readings(class, id) WHERE class != 0;
+-- A batch is the rows of one class with ids first_id..last_id: readings for reading classes,
+-- records for status/summary. rows/bytes: what it held when it was formed (bytes estimated).
+ALTER TABLE batches ADD COLUMN class INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batches ADD COLUMN rows INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batches ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+-- Per-sink progress of a formed batch. state 0: pending (possibly split: parts, parts_done is a
+-- bit mask of the parts delivered or dead-lettered, bit k-1 for part k), 1: settled, 2: dead.
+-- A batch row goes when every configured sink has state 1 or 2.
+CREATE TABLE batch_sinks(
+  batch_seq INTEGER NOT NULL,
+  sink TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  parts INTEGER NOT NULL DEFAULT 0,
+  parts_done INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(batch_seq, sink)) WITHOUT ROWID;
+-- Batches (or parts) a sink refused for good (4xx other than 408/409/413/429; a part that cannot
+-- be split further). Kept for inspection and replay; the readings stay until retention.
+CREATE TABLE dead_batches(
+  id INTEGER PRIMARY KEY,
+  batch_seq INTEGER NOT NULL,
+  batch_id TEXT NOT NULL,
+  sink TEXT NOT NULL,
+  class INTEGER NOT NULL,
+  first_id INTEGER NOT NULL,
+  last_id INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  part INTEGER NOT NULL,
+  parts INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  created_ns INTEGER NOT NULL,
+  dead_at_ns INTEGER NOT NULL,
+  replayed_at_ns INTEGER);
+-- Non-reading records sent upstream: kind 1 gap, 2 aggregate, 3 status; class 3 status or 4
+-- summary. body: the record's fields as length-prefixed key/value pairs (see records_codec.cpp).
+CREATE TABLE records(
+  id INTEGER PRIMARY KEY,
+  class INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX records_class ON records(class, id);
+-- Telemetry found waiting after an outage: drained as class backlog, beside live telemetry.
+CREATE TABLE backlog_ranges(from_id INTEGER PRIMARY KEY, to_id INTEGER NOT NULL);
+-- The persisted monotonic clock: every minute (and at open) the newest reading id with the
+-- monotonic and wall time. Ages and TTLs are computed from these, never from the wall clock.
+CREATE TABLE clock_marks(id INTEGER PRIMARY KEY, reading_id INTEGER NOT NULL, mono_ns INTEGER NOT NULL,
+                         wall_ns INTEGER NOT NULL);
+CREATE INDEX clock_marks_reading ON clock_marks(reading_id);
+-- The last src_seq seen per device (gap detection), written back with the lazy device state.
+ALTER TABLE devices ADD COLUMN last_src_seq INTEGER;
+)sql",
 };
 }  // namespace
 

@@ -6,5 +6,5 @@ namespace cg::store {
 // PRAGMA user_version. Each migration runs in its own transaction. A database newer than this
 // binary is refused (downgrades are not silent).
 void migrate(sql::Db& db);
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 }  // namespace cg::store

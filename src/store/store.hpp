@@ -33,7 +33,52 @@ struct StoreOptions {
   std::size_t queue_max_rows = 200000;  // ingest queue bound: beyond it submit() answers throttled
   std::size_t max_rows_per_txn = 20000;
   std::size_t rejected_max = 10000;     // rejected_payloads keeps at most this many rows
+  // Disk budget (retention.cpp): the database never grows past disk_budget_bytes (SQLite
+  // max_page_count). Above high_water of it, forwarded readings go first, then the oldest
+  // unforwarded telemetry is downsampled into per-minute aggregates and evicted (gap records),
+  // then summary records, then alerts and reports; status records never. 0 = no budget.
+  std::uint64_t disk_budget_bytes = 0;
+  double high_water = 0.90;
+  double low_water = 0.80;
+  // A file of this size is kept beside the database and released when the filesystem is full, so
+  // deletes and checkpoints still work; ingest answers "throttled" until space returns.
+  std::uint64_t reserve_bytes = 16 * 1024 * 1024;
+  // Forwarded readings are kept this long for queries (on the persisted monotonic clock).
+  std::chrono::seconds retention{std::chrono::hours(24 * 7)};
+  // After an outage, unbatched telemetry beyond this many rows becomes the backlog class.
+  std::size_t backlog_threshold_rows = 50000;
+  // Wall-clock steps larger than this (against the monotonic clock) flag readings
+  // (quality::kClockStepped) until the new offset has held for clock_settle.
+  std::chrono::milliseconds clock_step_tolerance{10000};
+  std::chrono::milliseconds clock_settle{std::chrono::minutes(10)};
+  std::chrono::milliseconds maintenance_interval{1000};
 };
+
+// What `citygate status` shows about the store (also the source of the status record).
+struct StoreStatus {
+  std::string incarnation_id;
+  std::string path;
+  std::int64_t db_bytes = 0;       // pages in use
+  std::int64_t file_bytes = 0;     // database + WAL files
+  std::int64_t disk_budget_bytes = 0;
+  std::int64_t disk_free_bytes = 0;
+  bool disk_full = false;
+  std::int64_t evicted_rows = 0;
+  std::int64_t readings = 0;
+  std::int64_t rejected_payloads = 0;
+  std::int64_t mono_ns = 0;        // the persisted monotonic clock
+  bool clock_suspect = false;
+  std::vector<std::pair<std::string, TimeNs>> last_ingest;  // adapter → last commit (this run)
+  OutboxStats outbox;
+};
+
+// Read-only inspection of a store file that no gateway has open (citygate status/dead-batches
+// when the service is stopped). Never writes, never migrates.
+Result<StoreStatus> inspect_store(const std::filesystem::path& db);
+Result<std::vector<DeadBatch>> inspect_dead_batches(const std::filesystem::path& db);
+// One dead batch and up to `limit` of its readings; Disposition::reject "not_found" if absent.
+Result<std::pair<DeadBatch, std::vector<Reading>>> inspect_dead_batch(const std::filesystem::path& db, std::int64_t id,
+                                                                      std::size_t limit);
 
 class Store final : public ReadingSink, public Outbox, public DeviceQueries {
  public:
@@ -49,10 +94,30 @@ class Store final : public ReadingSink, public Outbox, public DeviceQueries {
   void reject_payload(const std::string& adapter, const std::string& source, std::span<const std::uint8_t> payload,
                       const std::string& reason) override;
 
-  // Outbox
-  Result<LeaseResult> lease(std::size_t max_rows, std::chrono::milliseconds max_age) override;
-  Result<void> settle(std::uint64_t batch_seq) override;
+  // Outbox (outbox_store.cpp)
+  Result<void> set_sinks(std::vector<std::string> sinks) override;
+  Result<LeaseResult> lease(const LeaseRequest& req) override;
+  Result<void> settle(const std::string& sink, std::uint64_t batch_seq, std::uint32_t part = 0) override;
+  Result<void> split(const std::string& sink, std::uint64_t batch_seq, std::uint32_t parts) override;
+  Result<void> dead_letter(const std::string& sink, const Batch& b, std::uint32_t part, int status,
+                           const std::string& reason) override;
   OutboxStats outbox_stats() override;
+
+  // Queues a record (status, gap) for upstream in `cls` (status or summary). Best effort like
+  // reject_payload: never blocks ingest.
+  void add_record(Record rec, RecordClass cls);
+  std::vector<DeadBatch> dead_batches(std::size_t limit = 1000);
+  std::optional<DeadBatch> dead_batch(std::int64_t id);
+  // Puts a dead batch (or part) back in the outbox for its sink, under its original batch_id and
+  // batch_seq. Errors: not_found, already replayed, rows evicted since.
+  Result<void> replay_dead_batch(std::int64_t id);
+  // The rows of a dead batch (at most `limit`), for `citygate dead-batches show`.
+  std::vector<Reading> dead_batch_readings(const DeadBatch& d, std::size_t limit);
+  StoreStatus status();
+  // Runs the retention/disk-budget pass now (the writer also runs it every maintenance_interval).
+  void run_maintenance();
+  // The persisted monotonic clock (ns): never goes back, not moved by wall-clock steps.
+  std::int64_t mono_now() const;
 
   // DeviceQueries
   std::vector<DeviceSummary> list_devices() override;
@@ -70,6 +135,12 @@ class Store final : public ReadingSink, public Outbox, public DeviceQueries {
   std::string integrity_check();
 
   struct Impl;
+
+  // The database file could not be used (corrupt, not a database): it and its -wal/-shm are
+  // renamed to <path>.corrupt-<unix seconds> and the store starts on a fresh file (a new
+  // incarnation). Returns the quarantined path, or empty when nothing was moved. open() does
+  // this by itself; public for tests.
+  static std::filesystem::path quarantine(const std::filesystem::path& db);
 
  private:
   explicit Store(std::unique_ptr<Impl> impl);

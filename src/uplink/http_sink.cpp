@@ -140,8 +140,15 @@ SendResult HttpSink::send(const OutgoingBatch& batch) {
   // The total timeout also ends a half-open connection (a frozen lake) that would otherwise hang.
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(m.o.total_timeout.count()));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m.o.tls_verify ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m.o.tls_verify ? 2L : 0L);
+  if (!m.o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, m.o.ca_file.c_str());
+  if (!m.o.cert_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, m.o.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, m.o.key_file.c_str());
+  }
+  // An explicit proxy, or none at all: a gateway must not pick one up from its environment.
+  curl_easy_setopt(c, CURLOPT_PROXY, m.o.proxy.c_str());
   curl_easy_setopt(c, CURLOPT_USERAGENT, "citygate");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp_body);

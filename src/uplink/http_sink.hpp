@@ -17,6 +17,11 @@ struct HttpSinkOptions {
   std::chrono::milliseconds total_timeout{30000};
   std::string bearer_token;  // already read from its credential file
   std::string gateway_id;
+  std::string proxy;      // libcurl proxy URL; empty: no proxy (the environment's proxy variables are ignored)
+  std::string ca_file;    // PEM CA bundle; empty: the system's trust store
+  std::string cert_file;  // PEM client certificate for mTLS (with key_file)
+  std::string key_file;
+  bool tls_verify = true;  // peer certificate and host name; off only for lab use
 };
 
 class HttpSink final : public Sink {

@@ -1,11 +1,17 @@
 #pragma once
-// Store-and-forward policy (DESIGN §4–5): lease a batch from the outbox, encode it once, hand it
-// to every sink, settle it when all of them acknowledged. Runs on its own thread because sinks
-// block (libcurl); it never touches the io threads.
+// Store-and-forward policy (DESIGN §4–5). Every sink runs its own workers (threads: sinks block,
+// never on an io thread), each looping lease → encode → send → settle on the shared outbox, so a
+// slow or failing sink never holds back another one. Per sink:
 //
-// Answers: settled (2xx/409) → next sink / settle; wait (429/503) → Retry-After if given, else
-// backoff; everything else → exponential backoff with full jitter, retried forever. Order is
-// batch_seq order with one batch in flight.
+//   order     class priority (status, alert, report, summary, telemetry, backlog), batch_seq
+//             order within a class; at most `max_in_flight` batches in flight (one worker each).
+//   answers   settled → settle; wait (429/503) → Retry-After if given, else backoff; retry (5xx,
+//             timeout, connection) → exponential backoff with full jitter (initial → max),
+//             forever; rejected (other 4xx) → dead_batches for this sink, the next batch goes;
+//             too_large (413) → split into parts keeping batch_id/batch_seq (part k/n), doubled
+//             while no part got through, a part that cannot shrink further → dead_batches.
+//   pacing    `bandwidth_bytes_per_s` caps what the sink sends; `backlog_rows_per_s` caps how fast
+//             the backlog class drains, so live data keeps flowing after an outage.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -18,9 +24,24 @@
 
 namespace cg::uplink {
 
+struct SinkPolicy {
+  std::size_t max_in_flight = 1;
+  std::uint64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
+  double backlog_rows_per_s = 0;            // 0: unlimited
+};
+
+// One configured sink: `workers` holds max_in_flight instances of the same sink (each with its
+// own connection), all with the same id().
+struct SinkSlot {
+  std::string id;
+  SinkPolicy policy;
+  std::vector<std::unique_ptr<Sink>> workers;
+};
+
 struct UplinkOptions {
   std::string gateway_id;
   std::size_t batch_max_rows = 5000;
+  std::size_t batch_max_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds batch_max_age{1000};
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
@@ -28,14 +49,14 @@ struct UplinkOptions {
 
 class Uplink {
  public:
-  Uplink(store::Outbox& outbox, std::vector<std::unique_ptr<Sink>> sinks, UplinkOptions opts, const Clock& clock,
-         Metrics& metrics);
+  Uplink(store::Outbox& outbox, std::vector<SinkSlot> sinks, UplinkOptions opts, const Clock& clock, Metrics& metrics);
   ~Uplink();
-  void start();
+  // Registers the sinks with the outbox and starts the workers. Errors: the outbox refused.
+  Result<void> start();
   void stop();
-  // New readings were committed: wake up if waiting for data (cheap; call from any thread).
+  // New rows were committed: wake workers waiting for data (cheap; any thread).
   void notify();
-  bool healthy() const;  // false while the last attempt failed
+  bool healthy() const;  // false while the last attempt of some sink failed
 
   struct Impl;
 

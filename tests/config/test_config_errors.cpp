@@ -104,13 +104,21 @@ TEST_CASE("ids, listen addresses and URLs") {
         "(allowed: tcp, ssl, mqtt, mqtts, ws, wss)");
 }
 
-TEST_CASE("sink kinds: only http exists in this build") {
-  const char* base = "[gateway]\nid = \"gw-1\"\n[[uplink.sinks]]\nid = \"k\"\nurl = \"http://l\"\n";
-  CHECK(only_error(std::string(base) + "kind = \"kafka\"\n") ==
-        "t.toml:6:8: sink kind 'kafka' is not available in this build (available: http)");
-  CHECK(only_error(std::string(base) + "kind = \"mqtt\"\n") ==
-        "t.toml:6:8: sink kind 'mqtt' is not available in this build (available: http)");
-  CHECK(only_error(std::string(base) + "kind = \"s3\"\n") == "t.toml:6:8: unknown sink kind 's3' (available: http)");
+TEST_CASE("sink kinds: http, mqtt and kafka, each with its own keys") {
+  const char* base = "[gateway]\nid = \"gw-1\"\n[[uplink.sinks]]\nid = \"k\"\n";
+  CHECK(only_error(std::string(base) + "kind = \"s3\"\n") ==
+        "t.toml:5:8: unknown sink kind 's3' (available: http, mqtt, kafka)");
+  // a key of another kind is an error, not silently ignored
+  CHECK(only_error(std::string(base) + "kind = \"kafka\"\nbrokers = \"k1:9092\"\nurl = \"http://l\"\n") ==
+        "t.toml:7:7: 'url' in [[uplink.sinks]] 'k' does not apply to sink kind 'kafka'");
+  CHECK(only_error(std::string(base) + "kind = \"kafka\"\n") == "t.toml:3:1: [[uplink.sinks]] 'k': sink kind 'kafka' needs 'brokers'");
+  CHECK(only_error(std::string(base) + "kind = \"mqtt\"\nurl = \"http://l\"\n") ==
+        "t.toml:6:7: 'url' in [[uplink.sinks]] 'k' is not a valid broker URL: URL scheme 'http' is not allowed here "
+        "(allowed: tcp, ssl, mqtt, mqtts, ws, wss)");
+  CHECK(only_error(std::string(base) + "kind = \"http\"\nurl = \"http://l/v1/batches\"\ntopic = \"x\"\n") ==
+        "t.toml:7:9: 'topic' in [[uplink.sinks]] 'k' does not apply to sink kind 'http'");
+  CHECK(only_error(std::string(base) + "kind = \"mqtt\"\nurl = \"tcp://b:1883\"\ncert_file = \"c.pem\"\n") ==
+        "t.toml:3:1: [[uplink.sinks]] 'k': 'cert_file' and 'key_file' go together (mTLS needs both)");
 }
 
 TEST_CASE("adapter instances are validated against their kind's key table") {
@@ -229,7 +237,7 @@ pth = "x"
 [http]
 listen = "nowhere"
 [[uplink.sinks]]
-kind = "kafka"
+kind = "pigeon"
 id = "k"
 url = "http://k"
 [[devices]]
@@ -245,7 +253,7 @@ location = { lat = 100, lon = 0 }
   CHECK(e[2].starts_with("t.toml:5:20: 'sync_interval_ms' in [store]"));
   CHECK(e[3].starts_with("t.toml:6:1: unknown key 'pth' in [store]"));
   CHECK(e[4].starts_with("t.toml:8:10: 'listen' in [http]"));
-  CHECK(e[5].starts_with("t.toml:10:8: sink kind 'kafka'"));
+  CHECK(e[5].starts_with("t.toml:10:8: unknown sink kind 'pigeon'"));
   CHECK(e[6].starts_with("t.toml:15:11: 'adapter' in [[devices]] 'd'"));
   CHECK(e[7].starts_with("t.toml:16:20: 'lat' in [devices.location]"));
   CHECK(e[8] == "t.toml:17:2: unknown section [frobnicate]");

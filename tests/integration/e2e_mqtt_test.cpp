@@ -107,7 +107,7 @@ TEST_CASE("lake outage under load - nothing lost, duplicates only as repeated ba
   check_complete(s, lines, 1, 3, 3000);
   // the outbox drains: no formed batch left, every reading batched
   CHECK(wait_until([&] { return sql_scalar(gw.db(), "SELECT count(*) FROM batches") == "0"; }, 20s));
-  CHECK(sql_scalar(gw.db(), "SELECT value FROM meta WHERE key='batched_upto'") ==
+  CHECK(sql_scalar(gw.db(), "SELECT value FROM meta WHERE key='cursor_telemetry'") ==
         sql_scalar(gw.db(), "SELECT max(id) FROM readings"));
   CHECK(gw.stop() == 0);
 }

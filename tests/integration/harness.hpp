@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/http_client.hpp"
 #include "support/lake_files.hpp"
@@ -18,6 +19,7 @@ struct GatewaySettings {
   int http_port = 0;
   int lake_port = 0;
   int ingest_port = 0;     // 0: no ingest_listen line (the default address)
+  int admin_port = 0;      // 0: a free port is picked (the default 8089 would clash between tests)
   std::string broker_url;  // empty: no broker/mqtt adapter
   std::string broker_extra;  // appended to the [[brokers]] table (TLS keys)
   std::string extra;       // appended TOML
@@ -34,6 +36,7 @@ inline std::string gateway_toml(const std::filesystem::path& dir, const GatewayS
   t += "[store]\npath = \"" + (dir / "gw.db").string() + "\"\n";
   t += "[http]\nlisten = \"127.0.0.1:" + std::to_string(s.http_port) + "\"\n";
   if (s.ingest_port) t += "ingest_listen = \"127.0.0.1:" + std::to_string(s.ingest_port) + "\"\n";
+  t += "[admin]\nlisten = \"127.0.0.1:" + std::to_string(s.admin_port) + "\"\n";
   t += "[uplink]\nbatch_max_rows = " + std::to_string(s.batch_max_rows) +
        "\nbatch_max_age_ms = " + std::to_string(s.batch_max_age_ms) +
        "\nbackoff_initial_ms = " + std::to_string(s.backoff_initial_ms) +
@@ -53,6 +56,7 @@ class Gateway {
  public:
   Gateway(const std::filesystem::path& dir, const GatewaySettings& s) : dir_(dir), settings_(s) {
     if (!settings_.http_port) settings_.http_port = free_port();
+    if (!settings_.admin_port) settings_.admin_port = free_port();
     write_file(dir_ / "gw.toml", gateway_toml(dir_, settings_));
   }
   void start() {
@@ -76,6 +80,8 @@ class Gateway {
   int stop() { return proc_->stop(15, 20000); }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(settings_.http_port) + path; }
   std::filesystem::path db() const { return dir_ / "gw.db"; }
+  std::filesystem::path config() const { return dir_ / "gw.toml"; }
+  int admin_port() const { return settings_.admin_port; }
   Process& process() { return *proc_; }
 
  private:
@@ -87,22 +93,26 @@ class Gateway {
 
 class Lake {
  public:
-  explicit Lake(const std::filesystem::path& dir, int port = 0) : dir_(dir), port_(port ? port : free_port()) {}
+  // `extra_args`: e.g. {"--faults"} to enable POST /v1/faults, {"--max-body", "N"}.
+  explicit Lake(const std::filesystem::path& dir, int port = 0, std::vector<std::string> extra_args = {})
+      : dir_(dir), port_(port ? port : free_port()), extra_(std::move(extra_args)) {}
   void start() {
-    proc_ = std::make_unique<Process>(
-        std::vector<std::string>{CITYGATE_BIN, "lake", "--listen", "127.0.0.1:" + std::to_string(port_), "--dir",
-                                 (dir_ / "lake").string()},
-        dir_ / "lake.log");
+    std::vector<std::string> argv{CITYGATE_BIN, "lake", "--listen", "127.0.0.1:" + std::to_string(port_), "--dir",
+                                  (dir_ / "lake").string()};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    proc_ = std::make_unique<Process>(argv, dir_ / "lake.log");
     if (!wait_port_open(port_)) throw std::runtime_error("lake did not start: " + proc_->log());
   }
   void stop() { proc_->stop(15, 10000); }
   Process& process() { return *proc_; }
   int port() const { return port_; }
   std::filesystem::path data() const { return dir_ / "lake"; }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
  private:
   std::filesystem::path dir_;
   int port_;
+  std::vector<std::string> extra_;
   std::unique_ptr<Process> proc_;
 };
 

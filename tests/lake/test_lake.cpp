@@ -1,8 +1,12 @@
 // The reference lake receiver in-process, on port 0 in a temp dir, driven over real HTTP.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,8 +20,10 @@
 #include "core/time_format.hpp"
 #include "core/uuid.hpp"
 #include "lake/lake.hpp"
+#include "lake/seq_tracker.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 #include "wire/batch_codec.hpp"
 
 namespace fs = std::filesystem;
@@ -229,6 +235,71 @@ std::vector<std::string> data_lines(const fs::path& dir) {
 
 std::string_view str(simdjson::dom::element e) { return e.get_string().value(); }
 
+cg::wire::BatchHeader seq_header(std::string gateway, std::string incarnation, std::uint64_t seq) {
+  auto h = header(std::move(gateway));
+  h.incarnation_id = std::move(incarnation);
+  h.batch_seq = seq;
+  return h;
+}
+
+// A one-reading batch with its own batch_id.
+std::string small_batch(std::uint64_t seq, std::string gateway = "gw-1", std::string incarnation = "inc-1") {
+  return cg::wire::encode_batch(seq_header(std::move(gateway), std::move(incarnation), seq),
+                                std::vector<Reading>{reading("m", 1.0)});
+}
+
+cg::lake::LakeOptions with_faults() {
+  cg::lake::LakeOptions o;
+  o.faults_enabled = true;
+  return o;
+}
+
+HttpResult faults(Lake& lake, const std::string& method, const std::string& body = "") {
+  return cg::test::http_request(method, lake.url("/v1/faults"), body, {"Content-Type: application/json"});
+}
+
+std::int64_t injected(Lake& lake, const std::string& kind) {
+  return lake.metrics.value("lake_faults_injected_total", {{"kind", kind}});
+}
+
+using Ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+struct SeqReport {
+  std::uint64_t max_seq = 0;
+  Ranges missing;
+  std::uint64_t missing_count = 0;
+};
+
+// GET /v1/gaps as (gateway, incarnation) → report.
+std::map<std::pair<std::string, std::string>, SeqReport> seq_gaps(Lake& lake) {
+  auto r = cg::test::http_get(lake.url("/v1/gaps"));
+  REQUIRE(r.status == 200);
+  simdjson::dom::parser p;
+  auto doc = p.parse(r.body);
+  REQUIRE(doc.error() == simdjson::SUCCESS);
+  std::map<std::pair<std::string, std::string>, SeqReport> out;
+  simdjson::dom::array gateways = doc.value()["gateways"].get_array().value();
+  for (auto g : gateways) {
+    SeqReport s;
+    s.max_seq = g["max_seq"].get_uint64().value();
+    s.missing_count = g["missing_count"].get_uint64().value();
+    simdjson::dom::array ranges = g["missing"].get_array().value();
+    for (auto range : ranges) {
+      auto a = range.get_array().value();
+      REQUIRE(a.size() == 2);
+      s.missing.emplace_back(a.at(0).get_uint64().value(), a.at(1).get_uint64().value());
+    }
+    out[{std::string(str(g["gateway"])), std::string(str(g["incarnation"]))}] = s;
+  }
+  return out;
+}
+
+std::uint64_t stat(Lake& lake, const char* key) {
+  auto r = cg::test::http_get(lake.url("/v1/stats"));
+  REQUIRE(r.status == 200);
+  simdjson::dom::parser p;
+  return p.parse(r.body).value()[key].get_uint64().value();
+}
+
 }  // namespace
 
 TEST_CASE("lake: a batch is written as NDJSON lines with exact fields", "[lake]") {
@@ -241,7 +312,7 @@ TEST_CASE("lake: a batch is written as NDJSON lines with exact fields", "[lake]"
   const auto after = cg::format_utc_date(cg::SystemClock{}.now());
   REQUIRE(r.status == 200);
   CHECK(r.header("content-type") == "application/json");
-  CHECK(r.body == R"({"status":"accepted","batch_id":")" + h.batch_id + R"(","part":0,"readings":7})");
+  CHECK(r.body == R"({"status":"accepted","batch_id":")" + h.batch_id + R"(","part":0,"readings":7,"records":0})");
 
   auto files = data_files(tmp.path());
   REQUIRE(files.size() == 1);
@@ -265,6 +336,7 @@ TEST_CASE("lake: a batch is written as NDJSON lines with exact fields", "[lake]"
     CHECK(str(o["batch_id"]) == h.batch_id);
     CHECK(o["batch_seq"].get_uint64().value() == 17);
     CHECK(o["part"].get_uint64().value() == 0);
+    CHECK(str(o["record_class"]) == "telemetry");
     CHECK(str(o["device"]) == "dev-\"1\"");
     CHECK(str(o["metric"]) == readings[i].metric);
     CHECK(str(o["unit"]) == "Cel");
@@ -299,7 +371,7 @@ TEST_CASE("lake: a batch is written as NDJSON lines with exact fields", "[lake]"
   CHECK(lines[3].find("\"value\":18446744073709551615,") != std::string::npos);
   CHECK(lines[2].find("\"value\":-9223372036854775808,") != std::string::npos);
 
-  CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log") == h.batch_id + " 0\n");
+  CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log") == h.batch_id + " 0 gw-1 inc-1 17\n");
   CHECK(lake.metrics.value("lake_batches_accepted_total") == 1);
   CHECK(lake.metrics.value("lake_readings_written_total") == 7);
 }
@@ -330,7 +402,10 @@ TEST_CASE("lake: a repeated (batch_id, part) is a 409 and is not written twice",
 
   auto stats = cg::test::http_get(lake.url("/v1/stats"));
   CHECK(stats.status == 200);
-  CHECK(stats.body == R"({"batches_accepted":3,"duplicates":3,"rejected":0,"readings_written":9})");
+  // every batch carries batch_seq 17: seqs 1..16 of gw-1/inc-1 count as missing (one hole)
+  CHECK(stats.body == R"({"batches_accepted":3,"duplicates":3,"rejected":0,"readings_written":9,"gaps_written":0,)"
+                      R"("aggregates_written":0,"statuses_written":0,"batch_seq_gaps":1,"batch_seq_missing":16,)"
+                      R"("faults_injected":0})");
   CHECK(cg::test::http_get(lake.url("/healthz")).status == 200);
 }
 
@@ -363,7 +438,9 @@ TEST_CASE("lake: gzip and zstd bodies are accepted; bad encodings are refused", 
   CHECK(lake.post(other).status == 200);
 
   auto stats = cg::test::http_get(lake.url("/v1/stats"));
-  CHECK(stats.body == R"({"batches_accepted":4,"duplicates":0,"rejected":5,"readings_written":28})");
+  CHECK(stats.body == R"({"batches_accepted":4,"duplicates":0,"rejected":5,"readings_written":28,"gaps_written":0,)"
+                      R"("aggregates_written":0,"statuses_written":0,"batch_seq_gaps":1,"batch_seq_missing":16,)"
+                      R"("faults_injected":0})");
 }
 
 TEST_CASE("lake: undecodable batches are 400 problem+json with the reason", "[lake]") {
@@ -456,8 +533,9 @@ TEST_CASE("lake: a torn last line in accepted.log is cut off", "[lake]") {
   b.part = 1;
   b.parts = 12;
   CHECK(lake.post(cg::wire::encode_batch(b, sample_readings())).status == 200);
+  // a's old-format line had no batch_seq: its 409 recorded one (a second line for the same key)
   CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log") ==
-        a.batch_id + " 0\n" + b.batch_id + " 1\n");
+        a.batch_id + " 0\n" + a.batch_id + " 0 gw-1 inc-1 17\n" + b.batch_id + " 1 gw-1 inc-1 17\n");
   lake.restart();
   CHECK(lake.post(cg::wire::encode_batch(b, sample_readings())).status == 409);
 }
@@ -527,4 +605,494 @@ TEST_CASE("lake: start() errors; run_lake returns 70 when it cannot start", "[la
 
   cg::lake::LakeReceiver no_dir(io, cg::lake::LakeOptions{}, m);
   CHECK(!no_dir.start().has_value());
+}
+
+TEST_CASE("lake: gap, aggregate and status records are written as lines of their own type", "[lake]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path());
+  using cg::from_unix_ns;
+
+  auto hs = header();
+  hs.record_class = cg::RecordClass::summary;
+  hs.batch_seq = 1;
+  const cg::GapRecord evicted{cg::GapRecord::Kind::evicted,
+                              "dev-9",
+                              "pm10",
+                              100,
+                              149,
+                              50,
+                              from_unix_ns(1'700'000'000'000'000'000),
+                              from_unix_ns(1'700'000'060'500'000'001),
+                              from_unix_ns(1'700'000'100'000'000'000),
+                              "disk budget"};
+  const cg::GapRecord lost{cg::GapRecord::Kind::src_seq, "dev-8", "", 7, 9, 3, {}, {},
+                           from_unix_ns(1'700'000'100'000'000'000), "f_cnt \"jumped\""};
+  const cg::AggregateRecord agg{"dev-9", "pm10", "ug/m3", from_unix_ns(1'700'000'040'000'000'000), 12, 1.5, 9.25,
+                                60.0, 4.0, 100, 111};
+  const std::vector<cg::Record> summary{evicted, lost, agg};
+  auto r = lake.post(cg::wire::encode_batch(hs, std::vector<Reading>{}, summary));
+  REQUIRE(r.status == 200);
+  CHECK(r.body == R"({"status":"accepted","batch_id":")" + hs.batch_id + R"(","part":0,"readings":0,"records":3})");
+
+  auto hst = header();
+  hst.record_class = cg::RecordClass::status;
+  hst.batch_seq = 2;
+  hst.part = 1;
+  hst.parts = 1;
+  cg::StatusRecord st;
+  st.version = "1.2.3";
+  st.at = from_unix_ns(1'700'000'200'000'000'000);
+  st.uptime_s = 3600;
+  st.backlog_rows = 12;
+  st.backlog_bytes = 3400;
+  st.oldest_unsent_age_ms = 5000;
+  st.db_bytes = 1 << 20;
+  st.disk_budget_bytes = std::int64_t{1} << 32;
+  st.disk_free_bytes = std::int64_t{5} << 30;
+  st.dead_batches = 2;
+  st.evicted_rows = 77;
+  st.last_ingest = {{"mqtt-1", from_unix_ns(1'700'000'199'123'456'789)}, {"http \"x\"", from_unix_ns(1'700'000'150'000'000'000)}};
+  REQUIRE(lake.post(cg::wire::encode_batch(hst, std::vector<Reading>{}, std::vector<cg::Record>{st})).status == 200);
+
+  auto ha = header();
+  ha.record_class = cg::RecordClass::alert;
+  ha.batch_seq = 3;
+  REQUIRE(lake.post(cg::wire::encode_batch(ha, std::vector<Reading>{reading("smoke", true)})).status == 200);
+
+  auto lines = data_lines(tmp.path());
+  REQUIRE(lines.size() == 5);
+  std::vector<simdjson::dom::element> gaps, aggs, stats, reads;
+  std::vector<simdjson::dom::parser> parsers(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    INFO(lines[i]);
+    auto doc = parsers[i].parse(lines[i]);
+    REQUIRE(doc.error() == simdjson::SUCCESS);
+    auto o = doc.value();
+    CHECK(str(o["gateway"]) == "gw-1");
+    CHECK(str(o["incarnation"]) == "inc-1");
+    CHECK(o["lake_received_at"].is_string());
+    // the common keys come first, in a fixed order
+    CHECK(lines[i].rfind(R"({"type":")", 0) == 0);
+    CHECK(lines[i].find(R"(,"gateway":"gw-1","incarnation":"inc-1","batch_id":")") != std::string::npos);
+    auto type = str(o["type"]);
+    if (type == "gap") gaps.push_back(o);
+    else if (type == "aggregate") aggs.push_back(o);
+    else if (type == "status") stats.push_back(o);
+    else if (type == "reading") reads.push_back(o);
+    else FAIL("unexpected type " << type);
+  }
+  REQUIRE(gaps.size() == 2);
+  REQUIRE(aggs.size() == 1);
+  REQUIRE(stats.size() == 1);
+  REQUIRE(reads.size() == 1);
+
+  for (auto o : {gaps[0], gaps[1], aggs[0]}) {
+    CHECK(str(o["batch_id"]) == hs.batch_id);
+    CHECK(o["batch_seq"].get_uint64().value() == 1);
+    CHECK(o["part"].get_uint64().value() == 0);
+    CHECK(o["parts"].get_uint64().value() == 0);
+    CHECK(str(o["record_class"]) == "summary");
+  }
+  auto g = gaps[0];
+  CHECK(str(g["kind"]) == "evicted");
+  CHECK(str(g["device"]) == "dev-9");
+  CHECK(str(g["metric"]) == "pm10");
+  CHECK(g["first"].get_uint64().value() == 100);
+  CHECK(g["last"].get_uint64().value() == 149);
+  CHECK(g["count"].get_uint64().value() == 50);
+  CHECK(str(g["from"]) == "2023-11-14T22:13:20.000Z");
+  CHECK(g["from_ns"].get_int64().value() == 1'700'000'000'000'000'000);
+  CHECK(str(g["to"]) == "2023-11-14T22:14:20.500Z");
+  CHECK(g["to_ns"].get_int64().value() == 1'700'000'060'500'000'001);
+  CHECK(str(g["detected_at"]) == "2023-11-14T22:15:00.000Z");
+  CHECK(g["detected_at_ns"].get_int64().value() == 1'700'000'100'000'000'000);
+  CHECK(str(g["reason"]) == "disk budget");
+  g = gaps[1];
+  CHECK(str(g["kind"]) == "src_seq");
+  CHECK(str(g["metric"]).empty());
+  CHECK(g["from"].is_null());
+  CHECK(g["from_ns"].is_null());
+  CHECK(g["to"].is_null());
+  CHECK(g["to_ns"].is_null());
+  CHECK(str(g["reason"]) == "f_cnt \"jumped\"");
+
+  auto a = aggs[0];
+  CHECK(str(a["device"]) == "dev-9");
+  CHECK(str(a["metric"]) == "pm10");
+  CHECK(str(a["unit"]) == "ug/m3");
+  CHECK(str(a["minute_start"]) == "2023-11-14T22:14:00.000Z");
+  CHECK(a["minute_start_ns"].get_int64().value() == 1'700'000'040'000'000'000);
+  CHECK(a["count"].get_uint64().value() == 12);
+  CHECK(a["min"].get_double().value() == 1.5);
+  CHECK(a["max"].get_double().value() == 9.25);
+  CHECK(a["sum"].get_double().value() == 60.0);
+  CHECK(a["last"].get_double().value() == 4.0);
+  CHECK(a["first_seq"].get_uint64().value() == 100);
+  CHECK(a["last_seq"].get_uint64().value() == 111);
+
+  auto s = stats[0];
+  CHECK(str(s["record_class"]) == "status");
+  CHECK(s["batch_seq"].get_uint64().value() == 2);
+  CHECK(s["part"].get_uint64().value() == 1);
+  CHECK(s["parts"].get_uint64().value() == 1);
+  CHECK(str(s["version"]) == "1.2.3");
+  CHECK(str(s["at"]) == "2023-11-14T22:16:40.000Z");
+  CHECK(s["at_ns"].get_int64().value() == 1'700'000'200'000'000'000);
+  CHECK(s["uptime_s"].get_int64().value() == 3600);
+  CHECK(s["backlog_rows"].get_int64().value() == 12);
+  CHECK(s["backlog_bytes"].get_int64().value() == 3400);
+  CHECK(s["oldest_unsent_age_ms"].get_int64().value() == 5000);
+  CHECK(s["db_bytes"].get_int64().value() == 1 << 20);
+  CHECK(s["disk_budget_bytes"].get_int64().value() == std::int64_t{1} << 32);
+  CHECK(s["disk_free_bytes"].get_int64().value() == std::int64_t{5} << 30);
+  CHECK(s["dead_batches"].get_int64().value() == 2);
+  CHECK(s["evicted_rows"].get_int64().value() == 77);
+  auto li = s["last_ingest"].get_array().value();
+  REQUIRE(li.size() == 2);
+  CHECK(str(li.at(0)["adapter"]) == "mqtt-1");
+  CHECK(str(li.at(0)["last_commit"]) == "2023-11-14T22:16:39.123Z");
+  CHECK(li.at(0)["last_commit_ns"].get_int64().value() == 1'700'000'199'123'456'789);
+  CHECK(str(li.at(1)["adapter"]) == "http \"x\"");
+
+  CHECK(str(reads[0]["record_class"]) == "alert");
+  CHECK(reads[0]["value"].get_bool().value() == true);
+
+  CHECK(stat(lake, "gaps_written") == 2);
+  CHECK(stat(lake, "aggregates_written") == 1);
+  CHECK(stat(lake, "statuses_written") == 1);
+  CHECK(stat(lake, "readings_written") == 1);
+  CHECK(lake.metrics.value("lake_records_written_total", {{"type", "gap"}}) == 2);
+  CHECK(lake.metrics.value("lake_records_written_total", {{"type", "aggregate"}}) == 1);
+  CHECK(lake.metrics.value("lake_records_written_total", {{"type", "status"}}) == 1);
+}
+
+TEST_CASE("lake: SeqTracker keeps holes as ranges and bounds them", "[lake]") {
+  using Range = cg::lake::SeqTracker::Range;
+  cg::lake::SeqTracker t;
+  auto missing = [&] {
+    Ranges v;
+    t.for_each_missing([&](Range r) { v.push_back(r); });
+    return v;
+  };
+  CHECK(!t.add(1));
+  CHECK(!t.add(2));
+  CHECK(t.add(5) == Range{3, 4});
+  CHECK(!t.add(6));
+  CHECK(t.add(10) == Range{7, 9});
+  CHECK(!t.add(8));  // inside a hole: splits it, opens none
+  CHECK(missing() == Ranges{{3, 4}, {7, 7}, {9, 9}});
+  CHECK(t.missing_count() == 4);
+  CHECK(!t.add(8));  // again: nothing changes
+  CHECK(!t.add(4));
+  CHECK(!t.add(3));
+  CHECK(missing() == Ranges{{7, 7}, {9, 9}});
+  CHECK(!t.add(9));  // joins 8 and 10
+  CHECK(missing() == Ranges{{7, 7}});
+  CHECK(!t.add(7));
+  CHECK(missing().empty());
+  CHECK(t.max_seq() == 10);
+  CHECK(t.contains(10));
+  CHECK(!t.contains(11));
+  CHECK(t.contains(0));  // not tracked
+  CHECK(!t.add(0));
+  CHECK(t.add(20) == Range{11, 19});
+
+  // A gateway that skips every other seq: holes are capped, the oldest are given up and counted.
+  cg::lake::SeqTracker b;
+  const std::size_t extra = 10;
+  for (std::uint64_t i = 1; i <= cg::lake::SeqTracker::kMaxRanges + extra; ++i) CHECK(b.add(2 * i) == Range{2 * i - 1, 2 * i - 1});
+  CHECK(b.missing_ranges() == cg::lake::SeqTracker::kMaxRanges);
+  CHECK(b.forgotten() == extra);
+  CHECK(b.missing_count() == cg::lake::SeqTracker::kMaxRanges);
+  std::uint64_t first_missing = 0;
+  b.for_each_missing([&](Range r) {
+    if (!first_missing) first_missing = r.first;
+  });
+  CHECK(first_missing == 2 * extra + 1);
+  CHECK(b.contains(1));  // given up: counts as known
+}
+
+TEST_CASE("lake: batch_seq holes are reported per gateway and incarnation and survive a restart", "[lake]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path());
+  const std::string gw = "city gw 1";
+  std::map<std::uint64_t, std::string> sent;
+  for (std::uint64_t seq : {1, 2, 4, 7}) {
+    sent[seq] = small_batch(seq, gw, "inc-1");
+    REQUIRE(lake.post(sent[seq]).status == 200);
+  }
+  REQUIRE(lake.post(small_batch(1, "gw-b", "inc-1")).status == 200);
+  REQUIRE(lake.post(small_batch(3, gw, "inc-2")).status == 200);
+  // one part of a split batch is enough for its batch_seq
+  auto part = seq_header(gw, "inc-1", 9);
+  part.part = 1;
+  part.parts = 2;
+  REQUIRE(lake.post(cg::wire::encode_batch(part, std::vector<Reading>{reading("m", 2.0)})).status == 200);
+
+  auto g = seq_gaps(lake);
+  REQUIRE(g.size() == 3);
+  CHECK(g[{gw, "inc-1"}].max_seq == 9);
+  CHECK(g[{gw, "inc-1"}].missing == Ranges{{3, 3}, {5, 6}, {8, 8}});
+  CHECK(g[{gw, "inc-1"}].missing_count == 4);
+  CHECK(g[{gw, "inc-2"}].max_seq == 3);
+  CHECK(g[{gw, "inc-2"}].missing == Ranges{{1, 2}});
+  CHECK(g[{"gw-b", "inc-1"}].max_seq == 1);
+  CHECK(g[{"gw-b", "inc-1"}].missing.empty());
+  CHECK(g[{"gw-b", "inc-1"}].missing_count == 0);
+  // each hole was noticed once, when it appeared
+  CHECK(lake.metrics.value("lake_batch_seq_gaps_total") == 4);
+
+  // a duplicate and a batch inside a hole open no new hole
+  CHECK(lake.post(sent[4]).status == 409);
+  REQUIRE(lake.post(small_batch(5, gw, "inc-1")).status == 200);
+  CHECK(seq_gaps(lake)[{gw, "inc-1"}].missing == Ranges{{3, 3}, {6, 6}, {8, 8}});
+  CHECK(lake.metrics.value("lake_batch_seq_gaps_total") == 4);
+  CHECK(stat(lake, "batch_seq_gaps") == 4);
+  CHECK(stat(lake, "batch_seq_missing") == 5);
+
+  // the state line carries the percent-encoded gateway, the incarnation and the batch_seq
+  const auto log = cg::test::read_file(tmp.path() / "_state" / "accepted.log");
+  CHECK(log.find(" 0 city%20gw%201 inc-1 4\n") != std::string::npos);
+  CHECK(log.find(" 1 city%20gw%201 inc-1 9\n") != std::string::npos);
+
+  const auto before = cg::test::http_get(lake.url("/v1/gaps")).body;
+  lake.restart();
+  CHECK(cg::test::http_get(lake.url("/v1/gaps")).body == before);
+  CHECK(lake.metrics.value("lake_batch_seq_gaps_total") == 4);  // loading does not report holes again
+  REQUIRE(lake.post(small_batch(3, gw, "inc-1")).status == 200);
+  CHECK(seq_gaps(lake)[{gw, "inc-1"}].missing == Ranges{{6, 6}, {8, 8}});
+  REQUIRE(lake.post(small_batch(12, gw, "inc-1")).status == 200);
+  CHECK(seq_gaps(lake)[{gw, "inc-1"}].missing == Ranges{{6, 6}, {8, 8}, {10, 11}});
+  CHECK(lake.metrics.value("lake_batch_seq_gaps_total") == 5);
+}
+
+TEST_CASE("lake: /v1/faults exists only when fault injection is enabled", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  {
+    Lake off(tmp.path() / "off");
+    CHECK(faults(off, "GET").status == 404);
+    CHECK(faults(off, "POST", R"({"status":[503]})").status == 404);
+    CHECK(faults(off, "DELETE").status == 404);
+    CHECK(off.post(small_batch(1)).status == 200);
+  }
+  Lake lake(tmp.path() / "on", with_faults());
+  const std::string defaults =
+      R"({"status":[],"retry_after_s":1,"status_for_seq":{},"delay_ms":0,"drop_after_commit":0,)"
+      R"("failure_rate":0.0,"seed":1,"max_batch_bytes":0})";
+  auto r = faults(lake, "GET");
+  CHECK(r.status == 200);
+  CHECK(r.body == defaults);
+
+  for (const char* bad : {"nope", "[]", R"({"status":"x"})", R"({"status":[99]})", R"({"status":[503,600]})",
+                          R"({"failure_rate":1.5})", R"({"failure_rate":"0.1"})", R"({"bogus":1})",
+                          R"({"status_for_seq":{"x":400}})", R"({"status_for_seq":[400]})", R"({"delay_ms":-1})",
+                          R"({"delay_ms":600001})", R"({"seed":1.5})", R"({"status":[503],"oops":true})"}) {
+    INFO(bad);
+    auto b = faults(lake, "POST", bad);
+    CHECK(b.status == 400);
+    CHECK(b.header("content-type") == "application/problem+json");
+  }
+  CHECK(faults(lake, "GET").body == defaults);  // a refused body changes nothing
+
+  r = faults(lake, "POST",
+             R"({"status":[503,400],"status_for_seq":{"7":400,"12":503},"max_batch_bytes":100000,)"
+             R"("failure_rate":0.25,"seed":9,"retry_after_s":3})");
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"status":[503,400],"retry_after_s":3,"status_for_seq":{"7":400,"12":503},"delay_ms":0,)"
+                  R"("drop_after_commit":0,"failure_rate":0.25,"seed":9,"max_batch_bytes":100000})");
+  // keys absent from a POST keep their setting
+  r = faults(lake, "POST", R"({"delay_ms":5,"drop_after_commit":2})");
+  CHECK(r.body == R"({"status":[503,400],"retry_after_s":3,"status_for_seq":{"7":400,"12":503},"delay_ms":5,)"
+                  R"("drop_after_commit":2,"failure_rate":0.25,"seed":9,"max_batch_bytes":100000})");
+  CHECK(faults(lake, "GET").body == r.body);
+  r = faults(lake, "DELETE");
+  CHECK(r.status == 200);
+  CHECK(r.body == defaults);
+  CHECK(lake.post(small_batch(7)).status == 200);
+  CHECK(stat(lake, "faults_injected") == 0);
+}
+
+TEST_CASE("lake fault: a status sequence is answered in order with Retry-After, writing nothing", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  REQUIRE(faults(lake, "POST", R"({"status":[503,429,400],"retry_after_s":7})").status == 200);
+  const auto body = small_batch(1);
+  auto r = lake.post(body);
+  CHECK(r.status == 503);
+  CHECK(r.header("retry-after") == "7");
+  CHECK(r.header("content-type") == "application/problem+json");
+  r = lake.post(body);
+  CHECK(r.status == 429);
+  CHECK(r.header("retry-after") == "7");
+  r = lake.post(body);
+  CHECK(r.status == 400);
+  CHECK(r.header("retry-after").empty());
+  CHECK(data_files(tmp.path()).empty());
+  CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log").empty());
+  CHECK(lake.post(body).status == 200);  // the queue is used up
+  CHECK(data_lines(tmp.path()).size() == 1);
+  CHECK(injected(lake, "status") == 3);
+  CHECK(stat(lake, "faults_injected") == 3);
+  CHECK(stat(lake, "rejected") == 0);
+
+  // Retry-After defaults to 1 s
+  REQUIRE(faults(lake, "DELETE").status == 200);
+  REQUIRE(faults(lake, "POST", R"({"status":[503]})").status == 200);
+  r = lake.post(small_batch(2));
+  CHECK(r.status == 503);
+  CHECK(r.header("retry-after") == "1");
+  CHECK(faults(lake, "GET").body.find(R"("status":[],)") != std::string::npos);
+  CHECK(lake.post(small_batch(2)).status == 200);
+  CHECK(injected(lake, "status") == 4);
+}
+
+TEST_CASE("lake fault: status_for_seq refuses one batch_seq every time while later batches go", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  REQUIRE(faults(lake, "POST", R"({"status_for_seq":{"2":400}})").status == 200);
+  CHECK(lake.post(small_batch(1)).status == 200);
+  const auto two = small_batch(2);
+  CHECK(lake.post(two).status == 400);
+  CHECK(lake.post(two).status == 400);
+  CHECK(lake.post(zstd(two), {"Content-Encoding: zstd"}).status == 400);
+  CHECK(lake.post(small_batch(2)).status == 400);  // another batch with that seq too
+  CHECK(lake.post(small_batch(3)).status == 200);
+  CHECK(lake.post(small_batch(4)).status == 200);
+  CHECK(data_lines(tmp.path()).size() == 3);
+  CHECK(injected(lake, "status_for_seq") == 4);
+  // what a gateway dead-letters shows up as a hole
+  auto g = seq_gaps(lake)[{"gw-1", "inc-1"}];
+  CHECK(g.max_seq == 4);
+  CHECK(g.missing == Ranges{{2, 2}});
+}
+
+TEST_CASE("lake fault: delay_ms answers late without holding the io thread", "[lake][faults]") {
+  using namespace std::chrono;
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  REQUIRE(faults(lake, "POST", R"({"delay_ms":1500})").status == 200);
+
+  std::atomic<bool> done{false};
+  HttpResult slow;
+  const auto t0 = steady_clock::now();
+  std::thread client([&] {
+    slow = lake.post(small_batch(1));
+    done = true;
+  });
+  REQUIRE(cg::test::wait_until([&] { return injected(lake, "delay") == 1; }));
+  // The batch is committed already; only its answer waits. Meanwhile the single io thread
+  // serves other connections.
+  CHECK(data_lines(tmp.path()).size() == 1);
+  auto hz = cg::test::http_get(lake.url("/healthz"));
+  CHECK(hz.status == 200);
+  CHECK(!done.load());
+  client.join();
+  const auto took = steady_clock::now() - t0;
+  CHECK(slow.status == 200);
+  CHECK(took >= milliseconds(1500));
+
+  // Stopping the receiver does not wait for a pending delayed answer.
+  REQUIRE(faults(lake, "POST", R"({"delay_ms":600000})").status == 200);
+  std::thread stuck([&] { slow = lake.post(small_batch(2)); });
+  REQUIRE(cg::test::wait_until([&] { return injected(lake, "delay") == 2; }));
+  const auto s0 = steady_clock::now();
+  lake.stop();
+  stuck.join();
+  CHECK(steady_clock::now() - s0 < seconds(20));
+  CHECK(slow.status == 0);  // the connection closed without an answer
+}
+
+TEST_CASE("lake fault: drop_after_commit writes the batch, drops the answer; the re-send is a 409", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  REQUIRE(faults(lake, "POST", R"({"drop_after_commit":1})").status == 200);
+  auto h = seq_header("gw-1", "inc-1", 1);
+  const auto body = cg::wire::encode_batch(h, sample_readings());
+  auto r = lake.post(body);
+  INFO(r.error);
+  CHECK(r.status == 0);  // no answer: a transport error for the client
+  CHECK(data_lines(tmp.path()).size() == 7);
+  CHECK(cg::test::read_file(tmp.path() / "_state" / "accepted.log") == h.batch_id + " 0 gw-1 inc-1 1\n");
+  CHECK(injected(lake, "drop_after_commit") == 1);
+
+  auto again = lake.post(body);
+  CHECK(again.status == 409);
+  CHECK(data_lines(tmp.path()).size() == 7);  // exactly one copy
+  CHECK(lake.post(small_batch(2)).status == 200);  // only the next 1 was dropped
+  CHECK(data_lines(tmp.path()).size() == 8);
+  CHECK(injected(lake, "drop_after_commit") == 1);
+  CHECK(seq_gaps(lake)[{"gw-1", "inc-1"}].missing.empty());
+  CHECK(stat(lake, "batches_accepted") == 2);
+}
+
+TEST_CASE("lake fault: failure_rate is roughly honoured and repeats for a seed", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  std::uint64_t seq = 0;
+  auto run = [&](int n) {
+    std::string pattern;
+    for (int i = 0; i < n; ++i) {
+      auto r = lake.post(small_batch(++seq));
+      CHECK((r.status == 200 || r.status == 500));
+      pattern += r.status == 500 ? 'x' : '.';
+    }
+    return pattern;
+  };
+  auto fails = [](const std::string& p) { return static_cast<std::size_t>(std::count(p.begin(), p.end(), 'x')); };
+  constexpr int kN = 120;
+
+  REQUIRE(faults(lake, "POST", R"({"failure_rate":0.3,"seed":42})").status == 200);
+  const auto a = run(kN);
+  INFO(a);
+  CHECK(fails(a) >= 12);  // expected 36, sd 5
+  CHECK(fails(a) <= 60);
+  REQUIRE(faults(lake, "POST", R"({"failure_rate":0.3,"seed":42})").status == 200);
+  const auto b = run(kN);
+  CHECK(a == b);  // same seed, same draws
+  REQUIRE(faults(lake, "POST", R"({"seed":43})").status == 200);
+  const auto c = run(kN);
+  CHECK(c != a);
+  CHECK(injected(lake, "failure_rate") == static_cast<std::int64_t>(fails(a) + fails(b) + fails(c)));
+  // a failed request writes nothing
+  CHECK(data_lines(tmp.path()).size() == 3 * kN - fails(a) - fails(b) - fails(c));
+
+  REQUIRE(faults(lake, "POST", R"({"failure_rate":0})").status == 200);
+  CHECK(fails(run(20)) == 0);
+  REQUIRE(faults(lake, "POST", R"({"failure_rate":1})").status == 200);
+  CHECK(fails(run(5)) == 5);
+}
+
+TEST_CASE("lake fault: max_batch_bytes answers 413 for a large decoded batch; smaller parts go", "[lake][faults]") {
+  cg::test::TempDir tmp;
+  Lake lake(tmp.path(), with_faults());
+  REQUIRE(faults(lake, "POST", R"({"max_batch_bytes":2000})").status == 200);
+  std::vector<Reading> many;
+  for (int i = 0; i < 100; ++i) many.push_back(reading("m" + std::to_string(i), static_cast<double>(i)));
+  auto h = seq_header("gw-1", "inc-1", 1);
+  const auto whole = cg::wire::encode_batch(h, many);
+  REQUIRE(whole.size() > 2000);
+  auto r = lake.post(whole);
+  CHECK(r.status == 413);
+  CHECK(r.header("content-type") == "application/problem+json");
+  const auto small = zstd(whole);
+  REQUIRE(small.size() < 2000);
+  CHECK(lake.post(small, {"Content-Encoding: zstd"}).status == 413);  // the decoded size counts
+  CHECK(data_files(tmp.path()).empty());
+  CHECK(injected(lake, "max_batch_bytes") == 2);
+
+  // the gateway's split: same batch_id and batch_seq, parts 1..10
+  for (std::uint32_t k = 1; k <= 10; ++k) {
+    auto p = h;
+    p.part = k;
+    p.parts = 10;
+    std::vector<Reading> slice(many.begin() + (k - 1) * 10, many.begin() + k * 10);
+    const auto part = cg::wire::encode_batch(p, slice);
+    REQUIRE(part.size() <= 2000);
+    CHECK(lake.post(part).status == 200);
+  }
+  CHECK(data_lines(tmp.path()).size() == 100);
+  CHECK(injected(lake, "max_batch_bytes") == 2);
+  auto g = seq_gaps(lake)[{"gw-1", "inc-1"}];
+  CHECK(g.max_seq == 1);
+  CHECK(g.missing.empty());
 }

@@ -32,6 +32,15 @@ CommitStatus submit_wait(store::Store& s, std::vector<Reading> rs, SubmitOptions
   return f.get();
 }
 
+// One sink ("lake"), as the uplink would ask.
+Result<store::LeaseResult> lease(store::Store& s, std::size_t max_rows, std::chrono::milliseconds max_age) {
+  store::LeaseRequest req;
+  req.sink = "lake";
+  req.max_rows = max_rows;
+  req.max_age = max_age;
+  return s.lease(req);
+}
+
 struct Fixture {
   test::TempDir dir;
   ManualClock clock;
@@ -57,7 +66,7 @@ TEST_CASE("store assigns gap-free per-device seq that survives reopening", "[sto
   auto s = store::Store::open(f.opts(), f.clock, f.metrics);
   REQUIRE(s);
   REQUIRE(submit_wait(**s, {make("a", "t", 1.0, f.clock.now())}) == CommitStatus::committed);
-  auto lr = (*s)->lease(1000, 0ms);
+  auto lr = lease(**s, 1000, 0ms);
   REQUIRE(lr);
   REQUIRE(lr->batch);
   std::vector<std::uint64_t> a_seqs, b_seqs;
@@ -86,10 +95,11 @@ TEST_CASE("store round-trips every value type exactly", "[store]") {
   in[0].tags = {{"a", "1"}, {"z", ""}};
   in[0].src_seq = 0;
   in[1].src_seq = std::numeric_limits<std::uint64_t>::max();
+  in[1].device = "d2";  // its own counter: no src_seq gap record between in[0] and in[1]
   in[2].quality = quality::kClockUnsynced | quality::kTimeFromGateway;
   in[3].observed = from_unix_ns(-1'000'000'000);  // before 1970
   REQUIRE(submit_wait(**s, in) == CommitStatus::committed);
-  auto lr = (*s)->lease(100, 0ms);
+  auto lr = lease(**s, 100, 0ms);
   REQUIRE(lr->batch);
   auto& out = lr->batch->readings;
   REQUIRE(out.size() == in.size());
@@ -119,41 +129,41 @@ TEST_CASE("outbox: a batch is formed once and re-leased unchanged until settled"
     for (int i = 0; i < 25; ++i) rs.push_back(make("dev" + std::to_string(i % 3), "m", std::int64_t{i}, f.clock.now()));
     REQUIRE(submit_wait(**s, rs) == CommitStatus::committed);
 
-    auto a = (*s)->lease(10, 1h);
+    auto a = lease(**s, 10, 1h);
     REQUIRE(a->batch);
     CHECK(a->batch->readings.size() == 10);
     CHECK(a->batch->batch_seq == 1);
     CHECK(a->batch->batch_id.size() == 36);
     CHECK(a->batch->batch_id[14] == '7');  // UUIDv7
-    auto b = (*s)->lease(10, 1h);
+    auto b = lease(**s, 10, 1h);
     CHECK(b->batch->batch_id == a->batch->batch_id);
     first_id = a->batch->batch_id;
     first_rows = a->batch->readings;
   }
   // restart: the same batch comes back, same id, same readings
   auto s = store::Store::open(f.opts(), f.clock, f.metrics);
-  auto again = (*s)->lease(10, 1h);
+  auto again = lease(**s, 10, 1h);
   REQUIRE(again->batch);
   CHECK(again->batch->batch_id == first_id);
   CHECK(again->batch->readings == first_rows);
-  REQUIRE((*s)->settle(again->batch->batch_seq));
+  REQUIRE((*s)->settle("lake", again->batch->batch_seq));
 
-  auto next = (*s)->lease(10, 1h);
+  auto next = lease(**s, 10, 1h);
   REQUIRE(next->batch);
   CHECK(next->batch->batch_seq == 2);
   CHECK(next->batch->readings.size() == 10);
-  REQUIRE((*s)->settle(2));
+  REQUIRE((*s)->settle("lake", 2));
   // 5 rows left: younger than max_age → nothing yet, with a hint when to ask again
-  auto young = (*s)->lease(10, 1h);
+  auto young = lease(**s, 10, 1h);
   CHECK_FALSE(young->batch);
   REQUIRE(young->retry_after);
   CHECK(*young->retry_after <= 1h);
   f.clock.advance(2h);
-  auto old = (*s)->lease(10, 1h);
+  auto old = lease(**s, 10, 1h);
   REQUIRE(old->batch);
   CHECK(old->batch->readings.size() == 5);
-  REQUIRE((*s)->settle(3));
-  auto empty = (*s)->lease(10, 0ms);
+  REQUIRE((*s)->settle("lake", 3));
+  auto empty = lease(**s, 10, 0ms);
   CHECK_FALSE(empty->batch);
   CHECK_FALSE(empty->retry_after);
   // settling removes the outbox entry only: readings stay queryable
@@ -176,7 +186,7 @@ TEST_CASE("a redelivered MQTT message already committed is not stored twice", "[
   // not flagged DUP: never looked up
   k.is_redelivery = false;
   CHECK(submit_wait(**s, {make("d", "m", 2.0, f.clock.now())}, {Durability::committed, k}) == CommitStatus::committed);
-  auto lr = (*s)->lease(100, 0ms);
+  auto lr = lease(**s, 100, 0ms);
   CHECK(lr->batch->readings.size() == 3);
   CHECK(f.metrics.value("mqtt_redeliveries_deduplicated_total") == 1);
 }
@@ -191,7 +201,7 @@ TEST_CASE("a full ingest queue answers throttled and stores nothing", "[store]")
   CHECK(submit_wait(**s, six) == CommitStatus::throttled);
   CHECK(f.metrics.value("store_throttled_total") == 1);
   CHECK(submit_wait(**s, {make("d", "m", 1.0, f.clock.now())}) == CommitStatus::committed);
-  auto lr = (*s)->lease(100, 0ms);
+  auto lr = lease(**s, 100, 0ms);
   CHECK(lr->batch->readings.size() == 1);
 }
 
@@ -278,7 +288,7 @@ TEST_CASE("redelivery recognition survives reopening the store", "[store][dedup]
   // another source with the same packet id is another message
   DedupKey other{"broker/client/other", 7, 0x5151, true};
   CHECK(submit_wait(**s, {make("d", "m", 3.0, f.clock.now())}, {Durability::committed, other}) == CommitStatus::committed);
-  auto lr = (*s)->lease(100, 0ms);
+  auto lr = lease(**s, 100, 0ms);
   REQUIRE(lr->batch);
   CHECK(lr->batch->readings.size() == 3);
   CHECK(lr->batch->readings.back().seq == 3);

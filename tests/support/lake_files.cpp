@@ -22,6 +22,7 @@ std::vector<LakeLine> read_lake(const std::filesystem::path& dir) {
       l.file = e.path().string();
       std::string_view s;
       if (!doc["type"].get(s)) l.type = s;
+      if (l.type != "reading") continue;  // gap, aggregate, status lines: read_lake_records()
       if (!doc["device"].get(s)) l.device = s;
       if (!doc["metric"].get(s)) l.metric = s;
       if (!doc["unit"].get(s)) l.unit = s;
@@ -37,6 +38,24 @@ std::vector<LakeLine> read_lake(const std::filesystem::path& dir) {
       }
       l.value_json = simdjson::minify(doc["value"]);
       out.push_back(std::move(l));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> read_lake_records(const std::filesystem::path& dir, std::string_view type) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  simdjson::dom::parser parser;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().extension() != ".ndjson") continue;
+    std::ifstream f(e.path());
+    std::string line;
+    while (std::getline(f, line)) {
+      simdjson::dom::element doc;
+      if (line.empty() || parser.parse(line).get(doc)) continue;
+      std::string_view t;
+      if (!doc["type"].get(t) && t == type) out.push_back(line);
     }
   }
   return out;

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cg::test {
@@ -17,7 +18,10 @@ struct LakeLine {
   std::string file;
 };
 
+// The reading lines of every NDJSON file under dir.
 std::vector<LakeLine> read_lake(const std::filesystem::path& dir);
+// The whole lines (JSON text) of another type: "gap", "aggregate", "status".
+std::vector<std::string> read_lake_records(const std::filesystem::path& dir, std::string_view type);
 
 struct LakeSummary {
   std::size_t lines = 0;

@@ -65,23 +65,24 @@ TEST_CASE("uplink delivers every reading once, survives a lake outage, and drain
   ho.gateway_id = "gw-u";
   auto sink = uplink::HttpSink::create(ho);
   REQUIRE(sink);
-  std::vector<std::unique_ptr<uplink::Sink>> sinks;
-  sinks.push_back(std::move(*sink));
-  uplink::UplinkOptions uo{"gw-u", 100, 50ms, 20ms, 200ms};
+  std::vector<uplink::SinkSlot> sinks(1);
+  sinks[0].id = "lake";
+  sinks[0].workers.push_back(std::move(*sink));
+  uplink::UplinkOptions uo{"gw-u", 100, 4 << 20, 50ms, 20ms, 200ms};
   uplink::Uplink up(**st, std::move(sinks), uo, clock, metrics);
   (*st)->set_commit_listener([&] { up.notify(); });
-  up.start();
+  REQUIRE(up.start());
 
   auto submit = [&](int from, int to) {
     for (int i = from; i < to; ++i) (*st)->submit({reading("d" + std::to_string(i % 7), i, clock.now())}, {}, nullptr);
   };
   // lake down: readings wait in the outbox, the uplink backs off
   submit(0, 500);
-  REQUIRE(test::wait_until([&] { return metrics.value("uplink_send_failures_total") >= 3; }, 10s));
+  REQUIRE(test::wait_until([&] { return metrics.value("uplink_retries_total", {{"sink", "lake"}}) >= 3; }, 10s));
   {
     LakeThread lake(dir / "lake", port);
     submit(500, 1000);
-    REQUIRE(test::wait_until([&] { return metrics.value("uplink_readings_settled_total") >= 1000; }, 20s));
+    REQUIRE(test::wait_until([&] { return metrics.value("uplink_readings_settled_total", {{"sink", "lake"}}) >= 1000; }, 20s));
   }
   auto s = test::summarize(test::read_lake(dir / "lake"));
   CHECK(s.unique == 1000);
