@@ -3,6 +3,7 @@
 // between commit groups), except quarantine() and inspect_store(), which run before a Store exists.
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "store/store_impl.hpp"
@@ -62,6 +63,20 @@ void Store::Impl::clock_open() {
                  wall / 1'000'000'000);
   }
   page_size = pragma_i64(wdb, "PRAGMA page_size");
+  {
+    // The WAL grows to wal_autocheckpoint pages between checkpoints. On a small filesystem that
+    // would be most of it: keep the WAL under ~2% of the filesystem (at least 100 pages).
+    struct statvfs v {};
+    const auto dir = opts.path.has_parent_path() ? opts.path.parent_path() : std::filesystem::path(".");
+    if (::statvfs(dir.c_str(), &v) == 0) {
+      const auto total = static_cast<std::int64_t>(v.f_blocks) * static_cast<std::int64_t>(v.f_frsize);
+      const auto pages = std::clamp<std::int64_t>(total / 50 / page_size, 100, 4000);
+      if (pages < 4000) {
+        wdb.exec(("PRAGMA wal_autocheckpoint=" + std::to_string(pages)).c_str());
+        wdb.exec(("PRAGMA journal_size_limit=" + std::to_string(pages * page_size * 2)).c_str());
+      }
+    }
+  }
   if (opts.disk_budget_bytes > 0) {
     auto pages = static_cast<std::int64_t>(opts.disk_budget_bytes) / page_size;
     wdb.exec(("PRAGMA max_page_count=" + std::to_string(std::max<std::int64_t>(pages, 64))).c_str());
@@ -75,7 +90,6 @@ std::uint32_t Store::Impl::clock_flags(std::int64_t wall_ns) {
   const auto offset = wall_ns - mono;
   const auto tol = std::chrono::duration_cast<std::chrono::nanoseconds>(opts.clock_step_tolerance).count();
   std::uint32_t flags = 0;
-  max_wall_seen_ns = std::max(max_wall_seen_ns, wall_ns);
   if (clock_suspect) {
     if (wall_ns >= kPlausibleWallNs && wall_ns + tol >= max_wall_seen_ns) {
       clock_suspect = false;  // the clock was set: take it as the new baseline
@@ -86,7 +100,8 @@ std::uint32_t Store::Impl::clock_flags(std::int64_t wall_ns) {
       return quality::kClockUnsynced | quality::kClockStepped;
     }
   }
-  if (wall_ns < kPlausibleWallNs) flags |= quality::kClockUnsynced;
+  // Before 2020, or behind what this store has already seen: the wall clock is not set right.
+  if (wall_ns < kPlausibleWallNs || wall_ns + tol < max_wall_seen_ns) flags |= quality::kClockUnsynced;
   if (std::llabs(offset - wall_offset_ns) > tol) {
     // The wall clock stepped against the monotonic clock. Flag readings until the new offset has
     // held for clock_settle (NTP corrected a wrong clock) — never trust a step straight away.
@@ -102,6 +117,7 @@ std::uint32_t Store::Impl::clock_flags(std::int64_t wall_ns) {
       spdlog::info("store: the wall clock has kept its new offset for {} s; taken as the baseline",
                    std::chrono::duration_cast<std::chrono::seconds>(opts.clock_settle).count());
       wall_offset_ns = offset;
+      max_wall_seen_ns = wall_ns;
       step_since.reset();
       return flags;
     }
@@ -110,6 +126,7 @@ std::uint32_t Store::Impl::clock_flags(std::int64_t wall_ns) {
     spdlog::info("store: the wall clock is back in step");
     step_since.reset();
   }
+  if (!(flags & quality::kClockUnsynced)) max_wall_seen_ns = std::max(max_wall_seen_ns, wall_ns);
   return flags;
 }
 
@@ -399,7 +416,8 @@ void Store::Impl::enforce_budget() {
         metrics.counter("store_retention_deleted_total", {}, "Forwarded readings deleted after their retention").inc(n);
       } else {
         n = evict_oldest_unforwarded(kChunkRows);
-        if (n > 0 && !logged && !budget_evicting) {
+        if (n > 0 && !logged && !budget_evicting && steady::now() - last_budget_log >= std::chrono::minutes(10)) {
+          last_budget_log = steady::now();
           spdlog::warn("store: disk budget ({} MiB) reached with unforwarded data: evicting the oldest telemetry into "
                        "per-minute aggregates and gap records",
                        budget / (1024 * 1024));
@@ -415,9 +433,11 @@ void Store::Impl::enforce_budget() {
     if (n == 0) break;
     used = used_bytes();
   }
-  if (used < low && budget_evicting) {
+  // "Back under" is logged only once the budget has not needed eviction for a while: under a
+  // steady overflow each pass evicts a little, and that is one condition, not many.
+  if (used < low && budget_evicting && steady::now() - last_budget_log >= std::chrono::minutes(10)) {
     budget_evicting = false;
-    spdlog::info("store: back under the disk budget");
+    spdlog::info("store: no eviction needed for 10 minutes; back under the disk budget");
   }
   if (opts.disk_budget_bytes > 0)
     wdb.exec(("PRAGMA max_page_count=" + std::to_string(static_cast<std::int64_t>(opts.disk_budget_bytes) / page_size)).c_str());
@@ -425,14 +445,17 @@ void Store::Impl::enforce_budget() {
 
 void Store::Impl::maintenance() {
   try {
+    if (disk_full) {
+      // First give the WAL back to the filesystem (the released reserve lets the database file
+      // take the pages it holds), so that the deletes below have room to be logged.
+      sqlite3_exec(wdb.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+    }
     wdb.exec("BEGIN IMMEDIATE");
     mark_clock();
     wdb.exec("COMMIT");
     expire_forwarded();
     enforce_budget();
-    if (disk_full) {
-      sqlite3_exec(wdb.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
-    }
+    if (disk_full) sqlite3_exec(wdb.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
     probe_disk();
   } catch (const sql::SqlError& e) {
     sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -198,6 +198,7 @@ struct Store::Impl {
   std::atomic<std::int64_t> evicted_total{0};
   std::int64_t learned_budget = 0;  // the filesystem filled up without a configured budget
   bool budget_evicting = false;
+  steady::time_point last_budget_log{};
 
   std::mutex ingest_mu;  // last_ingest
   std::map<std::string, TimeNs> last_ingest;

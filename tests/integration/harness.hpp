@@ -59,9 +59,10 @@ class Gateway {
     if (!settings_.admin_port) settings_.admin_port = free_port();
     write_file(dir_ / "gw.toml", gateway_toml(dir_, settings_));
   }
-  void start() {
+  // `env`: extra environment of the gateway process (e.g. LD_PRELOAD of libfaketime).
+  void start(std::vector<std::string> env = {}) {
     proc_ = std::make_unique<Process>(std::vector<std::string>{CITYGATE_BIN, "run", "--config", (dir_ / "gw.toml").string()},
-                                      dir_ / "gateway.log");
+                                      dir_ / "gateway.log", std::move(env));
     if (!wait_until([&] { return http_get(url("/readyz")).status == 200 || !proc_->running(); }))
       throw std::runtime_error("gateway not ready: " + proc_->log());
     if (!proc_->running()) throw std::runtime_error("gateway exited: " + proc_->log());

@@ -32,6 +32,9 @@ std::vector<LakeLine> read_lake(const std::filesystem::path& dir) {
       std::uint64_t u;
       if (!doc["seq"].get(u)) l.seq = u;
       if (!doc["batch_seq"].get(u)) l.batch_seq = u;
+      if (!doc["quality"].get(u)) l.quality = u;
+      if (!doc["part"].get(u)) l.part = u;
+      if (!doc["record_class"].get(s)) l.record_class = s;
       if (!doc["src_seq"].get(u)) {
         l.has_src_seq = true;
         l.src_seq = u;

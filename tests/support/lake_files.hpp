@@ -11,8 +11,8 @@
 namespace cg::test {
 
 struct LakeLine {
-  std::string type, device, metric, unit, batch_id, observed_at, received_at, value_json;
-  std::uint64_t seq = 0, batch_seq = 0;
+  std::string type, device, metric, unit, batch_id, observed_at, received_at, value_json, record_class;
+  std::uint64_t seq = 0, batch_seq = 0, quality = 0, part = 0;
   bool has_src_seq = false;
   std::uint64_t src_seq = 0;
   std::string file;

@@ -525,18 +525,19 @@ TEST_CASE("mqtt sink: a refused connect answers retry with the CONNACK reason co
   CHECK(r.detail.find("refused") != std::string::npos);
 }
 
-TEST_CASE("mqtt sink: a PUBACK refusing the message (0x87) answers rejected; the connection stays", "[mqtt_sink]") {
-  LogCapture logs;
+TEST_CASE("mqtt sink: a PUBACK refusing the message (0x87) answers rejected", "[mqtt_sink]") {
   test::TempDir dir;
   std::filesystem::create_directories(dir / "mosquitto");
-  // anonymous clients may publish telemetry only
-  test::write_file(dir / "acl", "topic write citygate/gw-t/telemetry\n");
+  // anonymous clients may read everything but publish telemetry only
+  test::write_file(dir / "acl", "topic read citygate/#\ntopic write citygate/gw-t/telemetry\n");
   test::Mosquitto broker(dir / "mosquitto", 0, "acl_file " + (dir / "acl").string() + "\n");
+  Subscriber sub(broker.url(), "test-sub-acl", "citygate/#");
   auto o = sink_options(broker.url());
   o.topic = "citygate/{gateway}/{class}";
   auto sink = make_sink(o);
   auto telemetry = make_batch(1, 2, RecordClass::telemetry);
   auto alert = make_batch(2, 2, RecordClass::alert);
+  auto later = make_batch(3, 2, RecordClass::telemetry);
   auto r1 = sink->send(telemetry.outgoing());
   INFO(r1.detail);
   CHECK(r1.kind == Kind::settled);
@@ -545,14 +546,16 @@ TEST_CASE("mqtt sink: a PUBACK refusing the message (0x87) answers rejected; the
   CHECK(r2.kind == Kind::rejected);
   CHECK(r2.status == 0x87);
   CHECK(r2.detail.find("PUBACK") != std::string::npos);
-  auto r3 = sink->send(telemetry.outgoing());
-  CHECK(r3.kind == Kind::settled);
-  INFO(logs.all());
-  CHECK(logs.count(spdlog::level::warn, "mqtt sink") == 0);  // no connection was lost or retried
-  CHECK(logs.count(spdlog::level::info, "connected to") == 1);
+  // the batches behind it still go (mosquitto 2.0 closes the connection after a denied publish,
+  // so this may take a reconnect)
+  send_until_settled(*sink, later, 20s);
+  REQUIRE(test::wait_until([&] { return sub.count() >= 2; }, 10s));
+  auto got = sub.messages();
+  CHECK(got.size() == 2);
+  for (auto& m : got) CHECK(m.user["record_class"] == "telemetry");
 }
 
-TEST_CASE("mqtt sink: a broker that is down or frozen gets retry within the timeouts; abort ends a send",
+TEST_CASE("mqtt sink: a broker that is down or frozen gets retry within the timeouts and abort() ends a send",
           "[mqtt_sink]") {
   LogCapture logs;
   test::TempDir dir;
