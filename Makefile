@@ -45,9 +45,10 @@ sanitize: deps
 	  ctest -j$(JOBS) --output-on-failure --timeout 900
 
 bench: configure
-	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench citygate-bench-ingest
+	@ninja -C $(BUILD) -j$(JOBS) citygate citygate-bench citygate-bench-ingest citygate-bench-backlog
 	@$(BUILD)/bench/citygate-bench
 	@$(BUILD)/bench/citygate-bench-ingest
+	@$(BUILD)/bench/citygate-bench-backlog
 
 # Rewrites the generated docs (docs/config.md tables, adapter README key tables) from the key tables.
 docs: build

@@ -104,10 +104,10 @@ struct SinkConfig {
   std::chrono::seconds keepalive{30};
   std::chrono::milliseconds publish_timeout{30000};
   // kafka
-  std::string brokers;
+  std::vector<std::string> brokers;
   std::chrono::milliseconds delivery_timeout{30000};
   std::size_t queue_max_messages = 10000;
-  std::size_t queue_max_kbytes = 65536;
+  std::size_t queue_max_kbytes = 16384;
   std::string security_protocol = "plaintext";
   std::string sasl_mechanism, sasl_username, sasl_password_file;
   std::vector<std::pair<std::string, std::string>> properties;

@@ -508,7 +508,8 @@ void check_sink_kind_keys(const Checked& s, const SinkConfig& sc, Diag& diag) {
       if (auto w = checks::check_url(sc.url, kBrokerSchemes))
         diag.error(s.pos_of("url"), fmt::format("'url' in {} is not a valid broker URL: {}", s.label, *w));
   } else if (sc.kind == "kafka") {
-    need("brokers", sc.brokers);
+    if (sc.brokers.empty() && s.has("brokers"))
+      diag.error(s.where, fmt::format("{}: sink kind 'kafka' needs 'brokers'", s.label));
   }
   if (sc.cert_file.empty() != sc.key_file.empty())
     diag.error(s.where, fmt::format("{}: 'cert_file' and 'key_file' go together (mTLS needs both)", s.label));
@@ -598,7 +599,8 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
     sc.password_file = s.str("password_file");
     sc.keepalive = std::chrono::seconds{s.integer("keepalive_s")};
     sc.publish_timeout = ms(s, "publish_timeout_ms");
-    sc.brokers = s.str("brokers");
+    if (const auto* b = s.get("brokers"))
+      if (const auto* l = std::get_if<std::vector<std::string>>(b)) sc.brokers = *l;
     sc.delivery_timeout = ms(s, "delivery_timeout_ms");
     sc.queue_max_messages = size(s, "queue_max_messages");
     sc.queue_max_kbytes = size(s, "queue_max_kbytes");

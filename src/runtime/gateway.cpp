@@ -144,21 +144,6 @@ Gateway::~Gateway() { stop(); }
 Metrics& Gateway::metrics() { return impl_->metrics; }
 
 namespace {
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i <= s.size()) {
-    auto j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    auto part = s.substr(i, j - i);
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    if (!part.empty()) out.push_back(part);
-    i = j + 1;
-  }
-  return out;
-}
-
 // One instance of a configured sink (the uplink runs max_in_flight of them).
 Result<std::unique_ptr<uplink::Sink>> make_sink(const config::SinkConfig& s, const std::string& gateway_id) {
   if (s.kind == "http") {
@@ -208,7 +193,7 @@ Result<std::unique_ptr<uplink::Sink>> make_sink(const config::SinkConfig& s, con
     if (!pw) return fail(pw.error());
     uplink::KafkaSinkOptions ko;
     ko.id = s.id;
-    ko.brokers = split_commas(s.brokers);
+    ko.brokers = s.brokers;
     if (!s.topic.empty()) ko.topic = s.topic;
     ko.gateway_id = gateway_id;
     ko.delivery_timeout = s.delivery_timeout;

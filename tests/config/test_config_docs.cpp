@@ -82,3 +82,25 @@ TEST_CASE("every adapter README holds its kind's generated key table verbatim") 
     CHECK(text->substr(a, b - a) == "\n" + describe_keys_markdown(d.keys));
   }
 }
+
+// The configuration examples in the sink documents are real: each ```toml block loads.
+TEST_CASE("the sink documents' configuration examples are valid configuration") {
+  for (const char* doc : {"docs/sinks-mqtt.md", "docs/sinks-kafka.md"}) {
+    auto text = cg::test::read_file(std::filesystem::path(CITYGATE_SOURCE_DIR) / doc);
+    std::size_t blocks = 0;
+    for (auto p = text.find("```toml\n"); p != std::string::npos; p = text.find("```toml\n", p + 1)) {
+      auto start = p + 8;
+      auto end = text.find("```", start);
+      REQUIRE(end != std::string::npos);
+      auto toml = "[gateway]\nid = \"gw-1\"\n" + text.substr(start, end - start);
+      auto r = load_config_string(toml, doc);
+      std::string errs;
+      for (const auto& e : r.errors) errs += e.to_string() + "\n";
+      INFO(doc << ":\n" << toml << "\nerrors:\n" << errs);
+      CHECK(r.errors.empty());
+      CHECK(r.config.has_value());
+      ++blocks;
+    }
+    CHECK(blocks >= 1);
+  }
+}

@@ -109,7 +109,7 @@ TEST_CASE("sink kinds: http, mqtt and kafka, each with its own keys") {
   CHECK(only_error(std::string(base) + "kind = \"s3\"\n") ==
         "t.toml:5:8: unknown sink kind 's3' (available: http, mqtt, kafka)");
   // a key of another kind is an error, not silently ignored
-  CHECK(only_error(std::string(base) + "kind = \"kafka\"\nbrokers = \"k1:9092\"\nurl = \"http://l\"\n") ==
+  CHECK(only_error(std::string(base) + "kind = \"kafka\"\nbrokers = [\"k1:9092\"]\nurl = \"http://l\"\n") ==
         "t.toml:7:7: 'url' in [[uplink.sinks]] 'k' does not apply to sink kind 'kafka'");
   CHECK(only_error(std::string(base) + "kind = \"kafka\"\n") == "t.toml:3:1: [[uplink.sinks]] 'k': sink kind 'kafka' needs 'brokers'");
   CHECK(only_error(std::string(base) + "kind = \"mqtt\"\nurl = \"http://l\"\n") ==
