@@ -25,7 +25,7 @@ void kvs(std::string& o, std::string_view k, std::string_view v, bool comma = tr
 
 // Counters and gauges an operator looks at first, by name prefix.
 bool interesting(const std::string& name) {
-  for (const char* p : {"uplink_", "store_", "src_seq_", "rejected_payloads", "clock_steps", "mqtt_redeliveries",
+  for (const char* p : {"uplink_", "store_", "src_seq_", "rejected_payloads", "clock_steps", "mqtt_", "outbox_",
                         "ingest_"})
     if (name.rfind(p, 0) == 0) return true;
   return false;

@@ -20,6 +20,7 @@
 #include <simdjson.h>
 
 #include "harness.hpp"
+#include "support/mqtt_pub.hpp"
 
 using namespace cg;
 using namespace cg::test;
@@ -125,9 +126,11 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
 
   const int lake_port = free_port();
   const int ingest_port = free_port();
+  Mosquitto broker(dir / "mosquitto");
   GatewaySettings gs;
   gs.lake_port = lake_port;  // the lake is down for now
   gs.ingest_port = ingest_port;
+  gs.broker_url = broker.url();  // MQTT ingest too (mqtt_json on city/+/{device}/telemetry)
   gs.batch_max_rows = 2000;
   gs.extra = "[[adapters]]\nkind = \"influx_line\"\nid = \"lp\"\nhttp_path = \"/write\"\nmax_payload_bytes = 1048576\n";
   Gateway gw(dir.path(), gs);
@@ -168,6 +171,15 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
     return refused > 0;
   }, 120s));
   std::printf("first 503 after %lld acknowledged readings\n", static_cast<long long>(acked));
+  // MQTT devices keep publishing while the store is full: the broker acknowledges them to the
+  // devices; the gateway acknowledges each to the broker only once it is committed.
+  constexpr int kMqtt = 300;
+  {
+    MqttPublisher pub(broker.url(), "full-disk-pub");
+    for (int i = 0; i < kMqtt; ++i)
+      REQUIRE(pub.publish("city/z/m" + std::to_string(i % 5) + "/telemetry",
+                          "{\"n\":" + std::to_string(i) + ",\"ts\":" + std::to_string(1700000000000LL + i) + "}"));
+  }
   // Eviction makes room: within a few seconds the gateway takes data again, the oldest unsent
   // telemetry summarised (the filesystem stays full).
   if (!wait_until([&] { return offer(1) > 0; }, 30s)) {
@@ -175,6 +187,9 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
     FAIL("ingest did not resume after eviction; gateway log tail:\n" << log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
   }
   auto st = admin_status(gw.admin_port());
+  std::printf("store refusals: %lld HTTP 503s, %lld MQTT messages not acknowledged (redelivered later)\n",
+              static_cast<long long>(refused),
+              static_cast<long long>(counter(st, "mqtt_messages_refused_total{broker=\"local\"}")));
   CHECK(counter(st, "store_disk_full_total") >= 1);
   CHECK(counter(st, "store_evicted_rows_total{class=\"telemetry\"}") > 0);
 
@@ -189,7 +204,10 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
   // The lake comes back: everything acknowledged is in the lake, or accounted for by gap records.
   Lake lake(dir.path(), lake_port);
   lake.start();
-  REQUIRE(wait_until([&] { return admin_status(gw.admin_port()).unsent_rows == 0; }, 120s));
+  REQUIRE(wait_until([&] { return admin_status(gw.admin_port()).unsent_rows == 0 &&
+                                  summarize(read_lake(lake.data())).unique + lake_gap_rows(lake.data(), "evicted") >=
+                                      static_cast<std::uint64_t>(acked + kMqtt); },
+                     120s));
   st = admin_status(gw.admin_port());
   const auto evicted = counter(st, "store_evicted_rows_total{class=\"telemetry\"}") +
                        counter(st, "store_evicted_rows_total{class=\"backlog\"}");
@@ -199,7 +217,12 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
   INFO("acked " << acked << ", in lake " << summary.unique << ", evicted " << evicted << ", gap rows " << gap_rows
                 << ", refused " << refused);
   CHECK(gap_rows == static_cast<std::uint64_t>(evicted));
-  CHECK(summary.unique + gap_rows == static_cast<std::uint64_t>(acked));
+  CHECK(summary.unique + gap_rows == static_cast<std::uint64_t>(acked + kMqtt));
+  // the MQTT messages of the full phase were committed (not only acknowledged by the broker)
+  std::size_t mqtt_in_lake = 0;
+  for (const auto& [dev, seqs] : summary.seqs)
+    if (dev.rfind("m", 0) == 0) mqtt_in_lake += seqs.size();
+  CHECK(mqtt_in_lake > 0);
   CHECK(summary.duplicate_lines == 0);
   CHECK(!read_lake_records(lake.data(), "aggregate").empty());
   // per device: every gateway seq is in the lake or inside an evicted gap
