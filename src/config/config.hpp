@@ -52,6 +52,7 @@ struct StoreConfig {
   std::uint64_t reserve_bytes = 16ull << 20;
   std::chrono::hours retention{168};
   std::size_t backlog_threshold_rows = 50000;
+  int alert_quota_pct = 20, report_quota_pct = 20, summary_quota_pct = 20;
 };
 
 struct AdminConfig {

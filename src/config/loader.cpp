@@ -538,6 +538,9 @@ GatewayConfig build(const std::map<std::string, std::vector<Checked>, std::less<
   cfg.store.reserve_bytes = static_cast<std::uint64_t>(st.integer("reserve_mb")) << 20;
   cfg.store.retention = std::chrono::hours{st.integer("retention_hours")};
   cfg.store.backlog_threshold_rows = size(st, "backlog_threshold_rows");
+  cfg.store.alert_quota_pct = static_cast<int>(st.integer("alert_quota_pct"));
+  cfg.store.report_quota_pct = static_cast<int>(st.integer("report_quota_pct"));
+  cfg.store.summary_quota_pct = static_cast<int>(st.integer("summary_quota_pct"));
 
   const Checked& adm = one("admin");
   if (adm.str("listen").empty()) {

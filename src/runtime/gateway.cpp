@@ -231,6 +231,9 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
   so.reserve_bytes = cfg.store.reserve_bytes;
   so.retention = cfg.store.retention;
   so.backlog_threshold_rows = cfg.store.backlog_threshold_rows;
+  so.alert_quota_pct = cfg.store.alert_quota_pct;
+  so.report_quota_pct = cfg.store.report_quota_pct;
+  so.summary_quota_pct = cfg.store.summary_quota_pct;
   auto st = store::Store::open(so, clock, m.metrics);
   if (!st) return fail(st.error());
   m.store = std::move(*st);

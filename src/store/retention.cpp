@@ -381,6 +381,41 @@ std::int64_t Store::Impl::evict_records(RecordClass cls, std::int64_t max_rows) 
 }
 
 std::int64_t Store::Impl::evict_oldest_unforwarded(std::int64_t target_rows) {
+  // A class over its quota goes first: an alert storm must not push out everything else.
+  const auto budget = effective_budget();
+  if (budget > 0) {
+    const auto used = used_bytes();
+    std::int64_t readings_n = 0;
+    {
+      sql::Stmt c(wdb, "SELECT count(*) FROM readings");
+      c.step();
+      readings_n = std::max<std::int64_t>(1, c.i64(0));
+    }
+    const double avg = static_cast<double>(used) / static_cast<double>(readings_n);
+    struct Q {
+      RecordClass cls;
+      int pct;
+    };
+    for (const Q q : {Q{RecordClass::summary, opts.summary_quota_pct}, Q{RecordClass::report, opts.report_quota_pct},
+                      Q{RecordClass::alert, opts.alert_quota_pct}}) {
+      const int c = static_cast<int>(q.cls);
+      double bytes = 0;
+      if (q.cls == RecordClass::summary) {
+        sql::Stmt s(wdb, "SELECT coalesce(sum(length(body) + 16), 0) FROM records WHERE class=4 AND id > ?");
+        s.bind(1, cursor[c]);
+        s.step();
+        bytes = static_cast<double>(s.i64(0));
+      } else {
+        sql::Stmt s(wdb, "SELECT count(*) FROM readings WHERE class=? AND id > ?");
+        s.bind(1, std::int64_t{c}).bind(2, cursor[c]);
+        s.step();
+        bytes = static_cast<double>(s.i64(0)) * avg;
+      }
+      if (bytes <= static_cast<double>(budget) * q.pct / 100.0) continue;
+      auto n = q.cls == RecordClass::summary ? evict_records(q.cls, target_rows) : evict_reading_class(q.cls, target_rows);
+      if (n > 0) return n;
+    }
+  }
   // Retention order: telemetry (backlog first, then live), summary records, reports, alerts.
   // Status records are never evicted.
   for (auto cls : {RecordClass::backlog, RecordClass::telemetry}) {

@@ -38,6 +38,11 @@ struct StoreOptions {
   // unforwarded telemetry is downsampled into per-minute aggregates and evicted (gap records),
   // then summary records, then alerts and reports; status records never. 0 = no budget.
   std::uint64_t disk_budget_bytes = 0;
+  // Per-class quotas under the budget, in percent of it: a class above its quota (an alert storm)
+  // is evicted first, before telemetry; below it, it goes only after telemetry.
+  int alert_quota_pct = 20;
+  int report_quota_pct = 20;
+  int summary_quota_pct = 20;
   double high_water = 0.90;
   double low_water = 0.80;
   // A file of this size is kept beside the database and released when the filesystem is full, so

@@ -435,3 +435,37 @@ TEST_CASE("a corrupt database is moved aside, never deleted, and a new incarnati
   CHECK(b.batch->readings[0].seq == 1);
   CHECK(b.batch->batch_seq == 1);
 }
+
+TEST_CASE("disk budget: a class over its quota (an alert storm) is evicted before telemetry", "[store][budget]") {
+  Fixture f;
+  auto o = f.opts();
+  o.disk_budget_bytes = 2 * 1024 * 1024;
+  o.alert_quota_pct = 10;
+  auto s = f.open(o);
+  REQUIRE(s->set_sinks({"lake"}));  // the lake is down
+  std::vector<Reading> tele;
+  for (int i = 0; i < 1000; ++i) tele.push_back(make("meter", i, f.clock.now()));
+  REQUIRE(submit_wait(*s, tele) == CommitStatus::committed);
+  for (int round = 0; round < 40; ++round) {
+    std::vector<Reading> storm;
+    for (int i = 0; i < 1000; ++i) {
+      auto r = make("siren-" + std::to_string(i % 7), round * 1000 + i, f.clock.now());
+      r.tags = {{"padding", std::string(40, 'x')}};
+      storm.push_back(std::move(r));
+    }
+    submit_wait(*s, storm, RecordClass::alert);
+    s->run_maintenance();
+  }
+  CHECK(f.metrics.value("store_evicted_rows_total", {{"class", "alert"}}) > 0);
+  CHECK(f.metrics.value("store_evicted_rows_total", {{"class", "telemetry"}}) == 0);
+  // the telemetry is all still there to be sent
+  std::size_t meter = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto b = lease(*s, "lake", 5000);
+    if (!b.batch) break;
+    for (const auto& r : b.batch->readings) meter += r.device == "meter";
+    REQUIRE(s->settle("lake", b.batch->batch_seq));
+  }
+  CHECK(meter == 1000);
+  CHECK(s->integrity_check() == "ok");
+}
