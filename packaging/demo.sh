@@ -15,7 +15,7 @@ mkdir -p "$BUILD/demo/lake"
 
 BROKER_PORT=18830
 INGEST=http://127.0.0.1:8081
-for port in $LAKE_PORT 8080 8081 8089 $BROKER_PORT 5020; do
+for port in $LAKE_PORT 8080 8081 8089 8090 $BROKER_PORT 5020; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "error: something already listens on 127.0.0.1:$port (a previous demo?); stop it first" >&2
     exit 1
@@ -86,6 +86,7 @@ citygate demo is running: simulated city devices → mosquitto / HTTP / UDP / Mo
   Lake files:        $BUILD/demo/lake/dt=*/gateway=demo-gw/*.ndjson
   Gateway store:     $BUILD/demo/citygate.db   (sqlite3, read-only while running is fine)
   Logs:              $BUILD/demo/gateway.log  $BUILD/demo/lake.log  $BUILD/demo/sim-*.log
+  Outbox, sinks:     $BIN status --config firmware-config/demo.toml   (dead batches: $BIN dead-batches list ...)
   Ingest (devices):  $INGEST (HTTP push and webhooks), udp://127.0.0.1:8089, mqtt://127.0.0.1:$BROKER_PORT
 
 Try:  curl -s http://$API/api/v1/devices | python3 -m json.tool | head -40

@@ -56,7 +56,7 @@ struct StoreConfig {
 };
 
 struct AdminConfig {
-  std::optional<ListenAddress> listen = ListenAddress{"127.0.0.1", 8089};  // nullopt: off
+  std::optional<ListenAddress> listen = ListenAddress{"127.0.0.1", 8090};  // nullopt: off
   std::string token_file;
 };
 

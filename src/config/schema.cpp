@@ -189,7 +189,7 @@ constexpr Rule kSinkRules[] = {
 
 // ---- [admin] ----------------------------------------------------------------------------------
 constexpr ConfigKey kAdminKeys[] = {
-    {"listen", KT::string, R"("127.0.0.1:8089")", false,
+    {"listen", KT::string, R"("127.0.0.1:8090")", false,
      "Admin listener (`citygate status`, `citygate dead-batches`), HOST:PORT. Loopback by default; empty: off."},
     {"token_file", KT::string, R"("")", false,
      "File holding the bearer token admin requests must carry; empty: none (keep the listener on loopback)."},
