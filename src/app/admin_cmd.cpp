@@ -150,7 +150,7 @@ int run_dead_batches(const AdminArgs& a) {
       std::cerr << "citygate: " << one.error().message << "\n";
       return one.error().code == "not_found" ? 1 : kUnavailable;
     }
-    if (a.json) std::cout << runtime::dead_batch_json(one->first) << "\n";
+    if (a.json) std::cout << runtime::dead_batch_json(one->first, one->second) << "\n";
     else std::cout << runtime::dead_batch_text(one->first, one->second);
     return kNotRunning;
   }

@@ -93,6 +93,28 @@ std::string status_json(const GatewayInfo& gw, const store::StoreStatus& st, con
   return o;
 }
 
+std::string dead_batch_json(const store::DeadBatch& d, const std::vector<Reading>& readings) {
+  std::string o = dead_batch_json(d);
+  o.pop_back();
+  o += ",\"readings\":[";
+  bool first = true;
+  for (const auto& r : readings) {
+    if (!first) o += ',';
+    first = false;
+    o += "{";
+    kvs(o, "device", r.device, false);
+    kvs(o, "metric", r.metric);
+    o += ",\"value\":";
+    json::append_value(o, r.value);
+    kvs(o, "unit", r.unit);
+    kv(o, "seq", static_cast<std::int64_t>(r.seq));
+    kvs(o, "observed", format_rfc3339_ms(r.observed));
+    o += "}";
+  }
+  o += "]}";
+  return o;
+}
+
 std::string dead_batch_json(const store::DeadBatch& d) {
   std::string o = "{";
   kv(o, "id", d.id, false);
@@ -254,25 +276,7 @@ void add_admin_routes(http::Router& router, AdminDeps deps) {
                if (!b) return respond(http::Response::problem(404, "Not Found", "no such dead batch"));
                if (wants_text(req))
                  return respond(http::Response::text(200, dead_batch_text(*b, d->store.dead_batch_readings(*b, 100))));
-               std::string o = dead_batch_json(*b);
-               o.pop_back();
-               o += ",\"readings\":[";
-               bool first = true;
-               for (const auto& r : d->store.dead_batch_readings(*b, 100)) {
-                 if (!first) o += ',';
-                 first = false;
-                 o += "{";
-                 kvs(o, "device", r.device, false);
-                 kvs(o, "metric", r.metric);
-                 o += ",\"value\":";
-                 json::append_value(o, r.value);
-                 kvs(o, "unit", r.unit);
-                 kv(o, "seq", static_cast<std::int64_t>(r.seq));
-                 kvs(o, "observed", format_rfc3339_ms(r.observed));
-                 o += "}";
-               }
-               o += "]}";
-               respond(http::Response::json(200, std::move(o)));
+               respond(http::Response::json(200, dead_batch_json(*b, d->store.dead_batch_readings(*b, 100))));
              }));
   router.add("POST", "/admin/v1/dead-batches/{id}/replay",
              guarded([d, parse_id](http::Request& req, http::Responder respond) {

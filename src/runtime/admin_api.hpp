@@ -36,6 +36,8 @@ struct GatewayInfo {
 // `metrics` may be null (stopped gateway: no in-process counters).
 std::string status_json(const GatewayInfo& gw, const store::StoreStatus& st, const Metrics* metrics);
 std::string dead_batch_json(const store::DeadBatch& d);
+// The same with its readings: {"id":...,"readings":[{"device":...,"metric":...,"value":...},...]}.
+std::string dead_batch_json(const store::DeadBatch& d, const std::vector<Reading>& readings);
 // The same, for people (`citygate status` without --json).
 std::string status_text(const GatewayInfo& gw, const store::StoreStatus& st, const Metrics* metrics);
 std::string dead_batches_text(const std::vector<store::DeadBatch>& list);

@@ -115,6 +115,15 @@ std::vector<Record> read_records(sql::Db& db, std::int64_t first, std::int64_t l
   return out;
 }
 
+// Rows [offset, offset + count) of part k of n of a batch of `rows` rows, as the uplink slices it.
+std::pair<std::int64_t, std::int64_t> part_slice(std::int64_t rows, std::uint32_t part, std::uint32_t parts) {
+  const auto a = rows * (part - 1) / parts, b = rows * part / parts;
+  return {a, b - a};
+}
+
+// The rows of a dead batch or part (readings of its class in its range; a part's own slice).
+std::vector<Reading> dead_rows(sql::Db& db, const DeadBatch& d, std::size_t limit);
+
 std::uint64_t all_parts(std::uint32_t parts) { return parts >= 64 ? ~0ull : ((1ull << parts) - 1); }
 
 std::string_view meta_key_cursor(RecordClass c) {
@@ -452,8 +461,11 @@ Result<void> Store::dead_letter(const std::string& sink, const Batch& b, std::ui
     sql::Stmt ins(m.wdb,
                   "INSERT INTO dead_batches(batch_seq, batch_id, sink, class, first_id, last_id, rows, part, parts, status, "
                   "reason, created_ns, dead_at_ns) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    // A dead part keeps the batch's id range and its own row count; its rows are the part's slice
+    // of the range (the uplink's split rule, part_slice()).
+    const auto rows = part > 0 ? part_slice(b.rows, part, b.parts).second : b.rows;
     ins.bind(1, static_cast<std::int64_t>(b.batch_seq)).bind_text(2, b.batch_id).bind_text(3, sink)
-        .bind(4, std::int64_t{cls_int(b.record_class)}).bind(5, b.first_id).bind(6, b.last_id).bind(7, b.rows)
+        .bind(4, std::int64_t{cls_int(b.record_class)}).bind(5, b.first_id).bind(6, b.last_id).bind(7, rows)
         .bind(8, std::int64_t{part}).bind(9, std::int64_t{part ? b.parts : 0}).bind(10, std::int64_t{status})
         .bind_text(11, reason.substr(0, 2000)).bind(12, to_unix_ns(b.created)).bind(13, to_unix_ns(m.clock.now()))
         .run();
@@ -522,11 +534,25 @@ std::optional<DeadBatch> Store::dead_batch(std::int64_t id) {
   return dead_from_row(s);
 }
 
-std::vector<Reading> Store::dead_batch_readings(const DeadBatch& d, std::size_t limit) {
+namespace {
+std::vector<Reading> dead_rows(sql::Db& db, const DeadBatch& d, std::size_t limit) {
   if (is_record_class(d.record_class)) return {};
+  auto all = Store::Impl::read_range(db, d.first_id, d.last_id, reading_class(d.record_class));
+  std::size_t from = 0, count = all.size();
+  if (d.part > 0 && d.parts > 0) {
+    auto [a, n] = part_slice(static_cast<std::int64_t>(all.size()), d.part, d.parts);
+    from = static_cast<std::size_t>(a);
+    count = static_cast<std::size_t>(n);
+  }
+  count = std::min(count, limit);
+  return {all.begin() + static_cast<std::ptrdiff_t>(from), all.begin() + static_cast<std::ptrdiff_t>(from + count)};
+}
+}  // namespace
+
+std::vector<Reading> Store::dead_batch_readings(const DeadBatch& d, std::size_t limit) {
   std::lock_guard lk(impl_->qmu);
   try {
-    return Impl::read_range(impl_->qdb, d.first_id, d.last_id, reading_class(d.record_class), limit);
+    return dead_rows(impl_->qdb, d, limit);
   } catch (const sql::SqlError&) {
     return {};
   }
@@ -573,12 +599,19 @@ Result<void> Store::replay_dead_batch(std::int64_t id) {
         o.bind(1, static_cast<std::int64_t>(d.batch_seq)).bind_text(2, other).run();
       }
     }
-    sql::Stmt del(m.wdb, "DELETE FROM batch_sinks WHERE batch_seq=? AND sink=?");
-    del.bind(1, static_cast<std::int64_t>(d.batch_seq)).bind_text(2, d.sink).run();
-    if (d.part > 0) {
-      sql::Stmt p(m.wdb, "INSERT INTO batch_sinks(batch_seq, sink, state, parts, parts_done) VALUES(?,?,0,?,?)");
+    if (d.part == 0) {
+      sql::Stmt del(m.wdb, "DELETE FROM batch_sinks WHERE batch_seq=? AND sink=?");
+      del.bind(1, static_cast<std::int64_t>(d.batch_seq)).bind_text(2, d.sink).run();
+    } else {
+      // Only this part becomes pending again: parts still pending (another replayed part, or parts
+      // the sink has not delivered yet) stay pending. A finished row has every bit set.
+      sql::Stmt p(m.wdb,
+                  "INSERT INTO batch_sinks(batch_seq, sink, state, parts, parts_done) VALUES(?1,?2,0,?3,?4) "
+                  "ON CONFLICT(batch_seq, sink) DO UPDATE SET state=0, parts=?3, parts_done=parts_done & ?5");
       p.bind(1, static_cast<std::int64_t>(d.batch_seq)).bind_text(2, d.sink).bind(3, std::int64_t{d.parts})
-          .bind(4, static_cast<std::int64_t>(all_parts(d.parts) & ~(1ull << (d.part - 1)))).run();
+          .bind(4, static_cast<std::int64_t>(all_parts(d.parts) & ~(1ull << (d.part - 1))))
+          .bind(5, static_cast<std::int64_t>(~(1ull << (d.part - 1))))
+          .run();
     }
     sql::Stmt mark(m.wdb, "UPDATE dead_batches SET replayed_at_ns=? WHERE id=?");
     mark.bind(1, to_unix_ns(m.clock.now())).bind(2, id).run();
@@ -738,9 +771,7 @@ Result<std::pair<DeadBatch, std::vector<Reading>>> inspect_dead_batch(const std:
     s.bind(1, id);
     if (!s.step()) return fail(Error::reject("not_found", "no dead batch " + std::to_string(id)));
     auto b = dead_from_row(s);
-    std::vector<Reading> rs;
-    if (!is_record_class(b.record_class))
-      rs = Store::Impl::read_range(d, b.first_id, b.last_id, reading_class(b.record_class), limit);
+    auto rs = dead_rows(d, b, limit);
     return std::make_pair(std::move(b), std::move(rs));
   } catch (const sql::SqlError& e) {
     return fail(Error::fatal("store", e.what()));
