@@ -500,7 +500,7 @@ void check_sink_kind_keys(const Checked& s, const SinkConfig& sc, Diag& diag) {
     if (!sc.url.empty())
       if (auto w = checks::check_url(sc.url, kHttpSchemes))
         diag.error(s.pos_of("url"), fmt::format("'url' in {} is not a valid URL: {}", s.label, *w));
-    if (sc.compression != "none" && sc.compression != "gzip" && sc.compression != "zstd")
+    if (!sc.compression.empty() && sc.compression != "none" && sc.compression != "gzip" && sc.compression != "zstd")
       diag.error(s.pos_of("compression"), fmt::format("'compression' in {} must be none, gzip or zstd for http", s.label));
   } else if (sc.kind == "mqtt") {
     need("url", sc.url);
