@@ -357,27 +357,44 @@ std::int64_t Store::Impl::evict_reading_class(RecordClass cls, std::int64_t max_
     cursor[rc] = last;
     put_meta(rc == 0 ? "cursor_telemetry" : rc == 1 ? "cursor_alert" : "cursor_report", std::to_string(last));
   }
-  metrics.counter("store_evicted_rows_total", {{"class", std::string(record_class_name(cls))}},
-                  "Unforwarded rows evicted to stay within the disk budget (each covered by a gap record)")
-      .inc(n);
-  metrics.counter("store_eviction_gaps_total", {}, "Gap records written for evictions").inc(gaps.size());
-  evicted_total += n;
+  // Counted once the transaction commits (enforce_budget): a rolled-back eviction evicted nothing.
+  pending_evictions.emplace_back(cls, n);
+  pending_eviction_gaps += static_cast<std::int64_t>(gaps.size());
   return n;
 }
 
-// Evicts the oldest unsent records of a class (aggregates before gaps in the summary class).
+// Evicts the oldest unsent aggregate records of the summary class. Gap records are never
+// evicted: they are the account of what is missing (one per device and eviction, small).
 std::int64_t Store::Impl::evict_records(RecordClass cls, std::int64_t max_rows) {
   const int c = static_cast<int>(cls);
   sql::Stmt d(wdb,
-              "DELETE FROM records WHERE id IN (SELECT id FROM records WHERE class=? AND id > ? ORDER BY kind DESC, id "
+              "DELETE FROM records WHERE id IN (SELECT id FROM records WHERE class=? AND kind=2 AND id > ? ORDER BY id "
               "LIMIT ?)");
   d.bind(1, std::int64_t{c}).bind(2, cursor[c]).bind(3, max_rows).run();
   auto n = static_cast<std::int64_t>(sqlite3_changes(wdb.get()));
-  if (n > 0) {
-    metrics.counter("store_evicted_rows_total", {{"class", std::string(record_class_name(cls))}}).inc(n);
-    evicted_total += n;
-  }
+  if (n > 0) pending_evictions.emplace_back(cls, n);
   return n;
+}
+
+// After the eviction transaction: count what it evicted, or (rolled back) forget it and take the
+// cursors back from the database, so no row is skipped that was not evicted.
+void Store::Impl::eviction_done(bool committed) {
+  if (committed) {
+    for (auto [cls, n] : pending_evictions) {
+      metrics.counter("store_evicted_rows_total", {{"class", std::string(record_class_name(cls))}},
+                      "Unforwarded rows evicted to stay within the disk budget (each covered by a gap record)")
+          .inc(n);
+      evicted_total += n;
+    }
+    if (pending_eviction_gaps)
+      metrics.counter("store_eviction_gaps_total", {}, "Gap records written for evictions").inc(pending_eviction_gaps);
+  } else {
+    sql::Stmt g(wdb, "SELECT key, value FROM meta WHERE key LIKE 'cursor_%'");
+    while (g.step())
+      if (auto c = record_class_from_name(g.text(0).substr(7))) cursor[static_cast<int>(*c)] = std::stoll(g.text(1));
+  }
+  pending_evictions.clear();
+  pending_eviction_gaps = 0;
 }
 
 std::int64_t Store::Impl::evict_oldest_unforwarded(std::int64_t target_rows) {
@@ -460,9 +477,14 @@ void Store::Impl::enforce_budget() {
         }
       }
       wdb.exec("COMMIT");
+      eviction_done(true);
     } catch (const sql::SqlError& e) {
       sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      spdlog::error("store: eviction failed: {}", e.what());
+      try {
+        eviction_done(false);
+      } catch (const sql::SqlError&) {
+      }
+      spdlog::error("store: eviction failed (rolled back, retried at the next pass): {}", e.what());
       break;
     }
     if (n == 0) break;

@@ -197,6 +197,9 @@ struct Store::Impl {
   steady::time_point next_maintenance{};
   std::atomic<std::int64_t> evicted_total{0};
   std::int64_t learned_budget = 0;  // the filesystem filled up without a configured budget
+  // What the open eviction transaction evicted; counted when it commits (eviction_done).
+  std::vector<std::pair<RecordClass, std::int64_t>> pending_evictions;
+  std::int64_t pending_eviction_gaps = 0;
   bool budget_evicting = false;
   steady::time_point last_budget_log{};
 
@@ -277,6 +280,7 @@ struct Store::Impl {
   void probe_disk();
   void make_reserve();
   std::int64_t effective_budget() const;
+  void eviction_done(bool committed);
   // outbox_store.cpp
   void outbox_open();
   std::int64_t reading_class_pending_min(RecordClass cls);
@@ -510,15 +514,28 @@ struct Store::Impl {
     source_ids.clear();
     dirty_devs.clear();
     dirty_streams.clear();
+    auto committed_state_upto = [&] {
+      sql::Stmt g(wdb, "SELECT value FROM meta WHERE key='state_upto'");
+      return g.step() ? std::stoll(g.text(0)) : std::int64_t{0};
+    };
     try {
-      state_upto = [&] {
-        sql::Stmt g(wdb, "SELECT value FROM meta WHERE key='state_upto'");
-        return g.step() ? std::stoll(g.text(0)) : std::int64_t{0};
-      }();
+      state_upto = committed_state_upto();
       recover_state();
     } catch (const sql::SqlError& e) {
       sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      spdlog::error("store: cannot rebuild device state after a failed commit: {}", e.what());
+      // The replay's writes were rolled back (a full disk refuses them): state_upto must be what
+      // the database says again, so that device() takes next seqs from the readings themselves.
+      try {
+        state_upto = committed_state_upto();
+        sql::Stmt mx(wdb, "SELECT coalesce(max(id), 0) FROM readings");
+        mx.step();
+        last_id = mx.i64(0);
+      } catch (const sql::SqlError&) {
+        state_upto = 0;  // unknown: every device load scans its readings for the next seq
+      }
+      spdlog::error("store: cannot write the rebuilt device state after a failed commit ({}); next seqs are taken "
+                    "from the readings",
+                    e.what());
     }
   }
 
@@ -534,6 +551,17 @@ struct Store::Impl {
       d.adapter = st_dev_get.text(3);
       if (!st_dev_get.is_null(4)) d.last_src_seq = static_cast<std::uint64_t>(st_dev_get.i64(4));
       st_dev_get.reset();
+      if (last_id > state_upto) {
+        // The device row is exact only up to state_upto (written back lazily). If replaying the
+        // tail could not be written (a full disk), take the next seq from the readings themselves
+        // (read-only): a seq is never handed out twice.
+        sql::Stmt mx(wdb,
+                     "SELECT max(r.seq) FROM readings r JOIN streams s ON s.stream_id=r.stream_id "
+                     "WHERE s.dev_id=? AND r.id > ?");
+        mx.bind(1, d.dev_id).bind(2, state_upto);
+        if (mx.step() && !mx.is_null(0))
+          d.next_seq = std::max(d.next_seq, static_cast<std::uint64_t>(mx.i64(0)) + 1);
+      }
     } else {
       st_dev_get.reset();
       st_dev_ins.bind_text(1, name).bind_text(2, adapter).bind(3, now_ns).bind(4, now_ns).run();

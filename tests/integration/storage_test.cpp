@@ -210,7 +210,14 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
                   240s)) {
     auto log = gw.process().log();
     auto s2 = admin_status(gw.admin_port());
-    FAIL("not drained: unsent " << s2.unsent_rows << ", lake " << summarize(read_lake(lake.data())).unique
+    auto sum = summarize(read_lake(lake.data()));
+    std::string per_dev;
+    for (const auto& [dev, seqs] : sum.seqs)
+      per_dev += dev + ": " + std::to_string(seqs.size()) + " seqs " + std::to_string(*seqs.begin()) + ".." +
+                 std::to_string(*seqs.rbegin()) + "\n";
+    FAIL("not drained: unsent " << s2.unsent_rows << ", duplicate lines " << sum.duplicate_lines << "\n" << per_dev
+                                << "db readings " << sql_scalar(disk / "gw.db", "SELECT count(*) FROM readings")
+                                << ", lake " << summarize(read_lake(lake.data())).unique
                                 << " + gaps " << lake_gap_rows(lake.data(), "evicted") << " of " << acked + kMqtt
                                 << "\ngateway log tail:\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
   }
