@@ -656,7 +656,26 @@ std::int64_t meta_i64(sql::Db& db, const char* key, std::int64_t dflt) {
 }
 }  // namespace
 
+namespace {
+OutboxStats outbox_stats_in_txn(sql::Db& db, std::int64_t mono_now_ns);
+}
+
+// One read transaction: the cursors, batches and backlog ranges are read from one snapshot (the
+// writer moves rows between them in its own transactions; separate reads would count some twice).
 OutboxStats compute_outbox_stats(sql::Db& db, std::int64_t mono_now_ns) {
+  db.exec("BEGIN");
+  try {
+    auto st = outbox_stats_in_txn(db, mono_now_ns);
+    db.exec("COMMIT");
+    return st;
+  } catch (...) {
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+namespace {
+OutboxStats outbox_stats_in_txn(sql::Db& db, std::int64_t mono_now_ns) {
   OutboxStats st;
   std::int64_t cursor[kRecordClassCount];
   for (int c = 0; c < kRecordClassCount; ++c) {
@@ -740,6 +759,7 @@ OutboxStats compute_outbox_stats(sql::Db& db, std::int64_t mono_now_ns) {
   }
   return st;
 }
+}  // namespace
 
 OutboxStats Store::outbox_stats() {
   auto& m = *impl_;
