@@ -217,6 +217,9 @@ TEST_CASE("disk full: ingest is refused with 503, the oldest unsent telemetry is
                  std::to_string(*seqs.rbegin()) + "\n";
     FAIL("not drained: unsent " << s2.unsent_rows << ", duplicate lines " << sum.duplicate_lines << "\n" << per_dev
                                 << "db readings " << sql_scalar(disk / "gw.db", "SELECT count(*) FROM readings")
+                                << ", retention-deleted " << counter(s2, "store_retention_deleted_total")
+                                << ", evicted " << counter(s2, "store_evicted_rows_total{class=\"telemetry\"}") << "+"
+                                << counter(s2, "store_evicted_rows_total{class=\"backlog\"}") << "\n"
                                 << ", lake " << summarize(read_lake(lake.data())).unique
                                 << " + gaps " << lake_gap_rows(lake.data(), "evicted") << " of " << acked + kMqtt
                                 << "\ngateway log tail:\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
