@@ -107,8 +107,10 @@ CREATE TABLE dead_batches(
   replayed_at_ns INTEGER);
 -- Non-reading records sent upstream: kind 1 gap, 2 aggregate, 3 status; class 3 status or 4
 -- summary. body: the record's fields as length-prefixed key/value pairs (see records_codec.cpp).
+-- AUTOINCREMENT: an id is never reused after the newest rows were deleted (the outbox cursor of
+-- the record classes is an id).
 CREATE TABLE records(
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   class INTEGER NOT NULL,
   kind INTEGER NOT NULL,
   at_ns INTEGER NOT NULL,

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -346,7 +347,7 @@ struct Store::Impl {
     st_stream_upd = sql::Stmt(wdb, "UPDATE streams SET last_id=? WHERE stream_id=?");
     st_reading_ins = sql::Stmt(wdb,
                                "INSERT INTO readings(stream_id, seq, src_seq, observed_ns, received_ns, quality, vtype, value, tags, "
-                               "dedup_key, dedup_hash, class) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+                               "dedup_key, dedup_hash, class, id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
     recover_state();
 
     const int ro = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
@@ -360,13 +361,22 @@ struct Store::Impl {
 
   // Replays readings committed after the last state flush (a crash) into devices/streams, and
   // loads the recent delivery keys. Runs once at open, before the writer thread starts.
+  // The highest reading id ever handed out. The outbox cursors, batches and backlog ranges are
+  // reading ids, and rows they cover may have been deleted since (retention, eviction): SQLite
+  // would give the next row max(rowid)+1 and could so reuse an id below a cursor — a reading
+  // that is never batched. New readings take their ids from this mark instead (commit_group).
+  std::int64_t reading_id_high_water() {
+    sql::Stmt mx(wdb,
+                 "SELECT max(coalesce((SELECT max(id) FROM readings), 0), "
+                 "coalesce((SELECT max(last_id) FROM batches WHERE class IN (0,1,2,5)), 0), "
+                 "coalesce((SELECT max(to_id) FROM backlog_ranges), 0))");
+    mx.step();
+    return std::max({mx.i64(0), cursor[0], cursor[1], cursor[2]});
+  }
+
   void recover_state() {
     wdb.exec("BEGIN IMMEDIATE");
-    {
-      sql::Stmt mx(wdb, "SELECT coalesce(max(id), 0) FROM readings");
-      mx.step();
-      last_id = mx.i64(0);
-    }
+    last_id = reading_id_high_water();
     if (last_id > state_upto) {
       sql::Stmt tail(wdb,
                      "SELECT r.id, r.stream_id, r.seq, r.received_ns, s.dev_id, r.src_seq FROM readings r "
@@ -527,9 +537,7 @@ struct Store::Impl {
       // the database says again, so that device() takes next seqs from the readings themselves.
       try {
         state_upto = committed_state_upto();
-        sql::Stmt mx(wdb, "SELECT coalesce(max(id), 0) FROM readings");
-        mx.step();
-        last_id = mx.i64(0);
+        last_id = reading_id_high_water();
       } catch (const sql::SqlError&) {
         state_upto = 0;  // unknown: every device load scans its readings for the next seq
       }
@@ -681,9 +689,10 @@ struct Store::Impl {
             ins.bind_null(10).bind_null(11);
           }
           ins.bind(12, std::int64_t{static_cast<int>(cls)});
+          ins.bind(13, last_id + 1);  // never a reused id (reading_id_high_water)
           first_of_job = false;
           ins.run();
-          s.last_id = last_id = sqlite3_last_insert_rowid(wdb.get());
+          s.last_id = last_id = last_id + 1;
           if (!s.dirty) { s.dirty = true; dirty_streams.push_back(*skey); }
           if (!d.dirty) { d.dirty = true; dirty_devs.push_back(r.device); }
           d.last_seen = std::max(d.last_seen, now_ns);
