@@ -71,7 +71,7 @@ struct Gateway::Impl : MqttClients {
   }
 
   StatusRecord make_status() {
-    auto st = store->status();
+    auto st = store->status(/*count_readings=*/false);
     StatusRecord r;
     r.version = version;
     r.at = clock.now();
@@ -98,26 +98,24 @@ struct Gateway::Impl : MqttClients {
     return r;
   }
 
+  // Refreshes the outbox gauges every 10 s (or status_interval, if shorter) and queues a status
+  // record every status_interval (0: none), the first at start.
   void status_loop() {
     const auto every = cfg.uplink.status_interval;
+    const auto tick = every.count() > 0 ? std::min<std::chrono::seconds>(every, std::chrono::seconds(10))
+                                        : std::chrono::seconds(10);
+    auto next_record = std::chrono::steady_clock::now();
     std::unique_lock lk(status_mu);
     while (!status_stop) {
       lk.unlock();
       auto rec = make_status();
-      if (every.count() > 0) store->add_record(std::move(rec), RecordClass::status);
-      lk.lock();
-      // The figures (gauges) refresh at least every 10 s even when records go out less often.
-      auto wait = every.count() > 0 ? std::min<std::chrono::seconds>(every, std::chrono::seconds(10)) : std::chrono::seconds(10);
-      auto next_record = std::chrono::steady_clock::now() + every;
-      while (!status_stop && (every.count() == 0 || std::chrono::steady_clock::now() < next_record)) {
-        status_cv.wait_for(lk, wait);
-        if (status_stop) break;
-        if (every.count() == 0 || std::chrono::steady_clock::now() < next_record) {
-          lk.unlock();
-          (void)make_status();
-          lk.lock();
-        }
+      if (every.count() > 0 && std::chrono::steady_clock::now() >= next_record) {
+        store->add_record(std::move(rec), RecordClass::status);
+        // never a burst of records to catch up after a stall (suspend, a slow store)
+        next_record = std::max(next_record + every, std::chrono::steady_clock::now());
       }
+      lk.lock();
+      status_cv.wait_for(lk, tick, [&] { return status_stop; });
     }
   }
 
@@ -246,7 +244,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(const config::GatewayConfig& cf
     if (!s.enabled) continue;
     uplink::SinkSlot slot;
     slot.id = s.id;
-    slot.policy = {s.max_in_flight, s.bandwidth_bytes_per_s, s.backlog_rows_per_s};
+    slot.policy = {s.bandwidth_bytes_per_s, s.backlog_rows_per_s};
     for (std::size_t i = 0; i < std::max<std::size_t>(1, s.max_in_flight); ++i) {
       auto sk = make_sink(s, cfg.gateway_id);
       if (!sk) return fail(sk.error());

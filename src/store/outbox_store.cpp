@@ -126,12 +126,6 @@ std::vector<Reading> dead_rows(sql::Db& db, const DeadBatch& d, std::size_t limi
 
 std::uint64_t all_parts(std::uint32_t parts) { return parts >= 64 ? ~0ull : ((1ull << parts) - 1); }
 
-std::string_view meta_key_cursor(RecordClass c) {
-  static const std::string keys[kRecordClassCount] = {"cursor_telemetry", "cursor_alert", "cursor_report",
-                                                      "cursor_status", "cursor_summary", "cursor_backlog"};
-  return keys[cls_int(c)];
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------ Impl pieces
@@ -143,7 +137,7 @@ void Store::Impl::outbox_open() {
   if (has.i64(0) == 0) {
     for (auto c : {RecordClass::alert, RecordClass::report}) cursor[cls_int(c)] = cursor[0];
     for (int c = 0; c < kRecordClassCount; ++c)
-      put_meta(std::string(meta_key_cursor(static_cast<RecordClass>(c))).c_str(), std::to_string(cursor[c]));
+      put_cursor(static_cast<RecordClass>(c), cursor[c]);
   }
 }
 
@@ -339,7 +333,7 @@ Result<LeaseResult> Store::lease(const LeaseRequest& req) {
           r.bind(1, last + 1).bind(2, backlog_to).run();
         }
       } else {
-        m.put_meta(std::string(meta_key_cursor(cls)).c_str(), std::to_string(last));
+        m.put_cursor(cls, last);
       }
       m.put_meta("next_batch_seq", std::to_string(b.batch_seq + 1));
       m.wdb.exec("COMMIT");
@@ -679,16 +673,15 @@ OutboxStats outbox_stats_in_txn(sql::Db& db, std::int64_t mono_now_ns) {
   OutboxStats st;
   std::int64_t cursor[kRecordClassCount];
   for (int c = 0; c < kRecordClassCount; ++c) {
-    auto key = meta_key_cursor(static_cast<RecordClass>(c));
-    cursor[c] = meta_i64(db, std::string(key).c_str(), c < 3 ? meta_i64(db, "batched_upto", 0) : 0);
+    cursor[c] = meta_i64(db, meta_key_cursor(static_cast<RecordClass>(c)).c_str(), c < 3 ? meta_i64(db, "batched_upto", 0) : 0);
   }
-  std::int64_t max_id = 0, readings = 0;
+  std::int64_t max_id = 0;
   {
-    sql::Stmt s(db, "SELECT coalesce(max(id),0), count(*) FROM readings");
+    sql::Stmt s(db, "SELECT coalesce(max(id),0) FROM readings");
     s.step();
     max_id = s.i64(0);
-    readings = s.i64(1);
   }
+  const std::int64_t readings = approx_reading_count(db);
   std::int64_t oldest_id = INT64_MAX;
   {
     sql::Stmt b(db, "SELECT class, count(*), sum(rows), sum(bytes), min(first_id) FROM batches GROUP BY class");

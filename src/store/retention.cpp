@@ -355,7 +355,7 @@ std::int64_t Store::Impl::evict_reading_class(RecordClass cls, std::int64_t max_
     }
   } else {
     cursor[rc] = last;
-    put_meta(rc == 0 ? "cursor_telemetry" : rc == 1 ? "cursor_alert" : "cursor_report", std::to_string(last));
+    put_cursor(static_cast<RecordClass>(rc), last);
   }
   // Counted once the transaction commits (enforce_budget): a rolled-back eviction evicted nothing.
   pending_evictions.emplace_back(cls, n);
@@ -402,12 +402,7 @@ std::int64_t Store::Impl::evict_oldest_unforwarded(std::int64_t target_rows) {
   const auto budget = effective_budget();
   if (budget > 0) {
     const auto used = used_bytes();
-    std::int64_t readings_n = 0;
-    {
-      sql::Stmt c(wdb, "SELECT count(*) FROM readings");
-      c.step();
-      readings_n = std::max<std::int64_t>(1, c.i64(0));
-    }
+    const auto readings_n = std::max<std::int64_t>(1, approx_reading_count(wdb));
     const double avg = static_cast<double>(used) / static_cast<double>(readings_n);
     struct Q {
       RecordClass cls;
@@ -526,7 +521,7 @@ std::int64_t Store::mono_now() const { return impl_->mono_ns(); }
 
 void Store::run_maintenance() { (void)impl_->on_writer([this] { impl_->maintenance(); }); }
 
-StoreStatus Store::status() {
+StoreStatus Store::status(bool count_readings) {
   auto& m = *impl_;
   StoreStatus s;
   s.incarnation_id = m.incarnation;
@@ -546,7 +541,7 @@ StoreStatus Store::status() {
     std::lock_guard lk(m.qmu);
     s.db_bytes = (pragma_i64(m.qdb, "PRAGMA page_count") - pragma_i64(m.qdb, "PRAGMA freelist_count")) *
                  pragma_i64(m.qdb, "PRAGMA page_size");
-    s.readings = pragma_i64(m.qdb, "SELECT count(*) FROM readings");
+    s.readings = count_readings ? pragma_i64(m.qdb, "SELECT count(*) FROM readings") : -1;
     s.rejected_payloads = pragma_i64(m.qdb, "SELECT count(*) FROM rejected_payloads");
     s.outbox = compute_outbox_stats(m.qdb, s.mono_ns);
   } catch (const sql::SqlError& e) {

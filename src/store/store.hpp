@@ -69,7 +69,7 @@ struct StoreStatus {
   std::int64_t disk_free_bytes = 0;
   bool disk_full = false;
   std::int64_t evicted_rows = 0;
-  std::int64_t readings = 0;
+  std::int64_t readings = 0;  // -1: not counted
   std::int64_t rejected_payloads = 0;
   std::int64_t mono_ns = 0;        // the persisted monotonic clock
   bool clock_suspect = false;
@@ -118,7 +118,9 @@ class Store final : public ReadingSink, public Outbox, public DeviceQueries {
   Result<void> replay_dead_batch(std::int64_t id);
   // The rows of a dead batch (at most `limit`), for `citygate dead-batches show`.
   std::vector<Reading> dead_batch_readings(const DeadBatch& d, std::size_t limit);
-  StoreStatus status();
+  // `count_readings` false leaves StoreStatus::readings at -1: counting rows scans the table,
+  // which the periodic status record and gauges do not need.
+  StoreStatus status(bool count_readings = true);
   // Runs the retention/disk-budget pass now (the writer also runs it every maintenance_interval).
   void run_maintenance();
   // The persisted monotonic clock (ns): never goes back, not moved by wall-clock steps.

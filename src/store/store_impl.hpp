@@ -135,6 +135,17 @@ struct StreamState {
   bool dirty = false;
 };
 
+// Readings in the table, estimated from the ends of the rowid range (two index seeks, not a
+// scan of millions of rows; holes left by retention make it an over-estimate). For averages.
+inline std::int64_t approx_reading_count(sql::Db& db) {
+  sql::Stmt s(db, "SELECT coalesce(max(id) - min(id) + 1, 0) FROM readings");
+  s.step();
+  return s.i64(0);
+}
+
+// meta key of a class's outbox cursor: "cursor_<class name>" (parsed back at open).
+inline std::string meta_key_cursor(RecordClass c) { return "cursor_" + std::string(record_class_name(c)); }
+
 }  // namespace detail
 
 using namespace detail;
@@ -773,6 +784,8 @@ struct Store::Impl {
   }
 
   void put_meta(const char* k, const std::string& v) { st_meta_put.bind_text(1, k).bind_text(2, v).run(); }
+  // The persisted outbox cursor of a class (inside the caller's transaction).
+  void put_cursor(RecordClass c, std::int64_t v) { put_meta(meta_key_cursor(c).c_str(), std::to_string(v)); }
 
   // Read readings [first,last] on the uplink connection.
   // Readings of one class (telemetry 0, alert 1, report 2) with ids in [first, last]; a connection

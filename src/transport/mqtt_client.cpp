@@ -85,10 +85,6 @@ struct MqttClient::Impl {
   bool need_connect = false;
   std::thread reconnector;
   std::chrono::milliseconds backoff{500};
-  // The store refused a message: pause (disconnect) this client, reconnect after pause_for.
-  std::atomic<bool> pause_requested{false};
-  std::atomic<bool> refusing{false};  // set while pauses repeat; cleared by an accepted message
-  std::chrono::milliseconds pause_for{1000};
 
   std::optional<MqttPresence> presence;
   // Will payload of the connect in progress: Paho reads it during MQTTAsync_connect only, but
@@ -151,19 +147,11 @@ struct MqttClient::Impl {
         opts.dedup = DedupKey{o.sub->dedup_source, static_cast<std::uint32_t>(msg->msgid), hash, m.duplicate};
       o.sub->submit(std::move(o.readings), opts, wait.callback());
     }
-    if (wait.wait_ok()) {
-      refusing = false;
-      return 1;
-    }
-    // Refused (queue full, disk full, store failing): do not acknowledge. Paho's thread must not
-    // sleep here (it serves every MQTT client of the process, the uplink's MQTT sink included), so
-    // the reconnect thread disconnects this client for a while instead; the broker keeps the
-    // message in our persistent session and redelivers it (DUP) when we reconnect.
+    if (wait.wait_ok()) return 1;
+    // Refused (queue full or store failing): do not acknowledge; Paho hands the message back and
+    // it is decoded again. A short pause keeps a full store from becoming a busy loop.
     c_refused.inc();
-    if (!stopping && !pause_requested.exchange(true)) {
-      std::lock_guard lk(rmu);
-      rcv.notify_all();
-    }
+    if (!stopping) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return 0;
   }
 
@@ -293,40 +281,11 @@ struct MqttClient::Impl {
     return url.starts_with("ssl://") || url.starts_with("mqtts://") || url.starts_with("wss://");
   }
 
-  // Disconnects without acknowledging the refused message and reconnects after a pause that grows
-  // (1 s → 10 s) while the store keeps refusing. Runs on the reconnect thread (lock held).
-  void pause_while_refused(std::unique_lock<std::mutex>& lk) {
-    if (!refusing.exchange(true)) {
-      pause_for = std::chrono::milliseconds(1000);
-      spdlog::warn("mqtt: broker '{}': the store refuses messages (full or failing); pausing this connection, "
-                   "unacknowledged messages stay with the broker",
-                   s.id);
-    } else {
-      pause_for = std::min(pause_for * 2, std::chrono::milliseconds(10000));
-    }
-    lk.unlock();
-    MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
-    dopts.timeout = 0;  // nothing to flush: the refused message must not be acknowledged
-    MQTTAsync_disconnect(client, &dopts);
-    if (is_connected.exchange(false)) g_connected.set(0);
-    pause_requested = false;
-    lk.lock();
-    if (rcv.wait_for(lk, pause_for, [&] { return stopping.load(); })) return;
-    lk.unlock();
-    int rc = connect();
-    lk.lock();
-    if (rc != MQTTASYNC_SUCCESS) need_connect = true;
-  }
-
   void reconnect_loop() {
     std::unique_lock lk(rmu);
     while (!stopping) {
-      rcv.wait(lk, [&] { return stopping.load() || need_connect || pause_requested.load(); });
+      rcv.wait(lk, [&] { return stopping.load() || need_connect; });
       if (stopping) break;
-      if (pause_requested) {
-        pause_while_refused(lk);
-        continue;
-      }
       need_connect = false;
       auto delay = backoff;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));

@@ -69,7 +69,6 @@ std::span<const T> slice(const std::vector<T>& v, std::uint32_t part, std::uint3
 struct Uplink::Impl {
   struct SinkState {
     std::string id;
-    SinkPolicy policy;
     std::vector<std::unique_ptr<Sink>> workers;
     std::mutex mu;  // in_flight, paces, failing
     std::vector<std::uint64_t> in_flight;
@@ -83,7 +82,6 @@ struct Uplink::Impl {
     Gauge* g_last_success = nullptr;
     SinkState(SinkSlot s)
         : id(std::move(s.id)),
-          policy(s.policy),
           workers(std::move(s.workers)),
           bandwidth(static_cast<double>(s.policy.bandwidth_bytes_per_s)),
           drain(s.policy.backlog_rows_per_s) {}
@@ -139,6 +137,23 @@ struct Uplink::Impl {
       spdlog::info("uplink: sink '{}' delivering again", s.id);
   }
 
+  // Waits until the sink's bandwidth bucket is out of debt, then takes `bytes` from it. False
+  // when stopping.
+  bool take_bandwidth(SinkState& s, std::size_t bytes) {
+    while (true) {
+      std::chrono::milliseconds w;
+      {
+        std::lock_guard lk(s.mu);
+        w = s.bandwidth.wait();
+        if (w.count() == 0) {
+          s.bandwidth.take(static_cast<double>(bytes));
+          return true;
+        }
+      }
+      if (!pause(w, false)) return false;
+    }
+  }
+
   enum class Outcome { done, failed, stop };
 
   // Sends one batch (whole or in parts) through `sink`. `delay` is set when the caller must wait.
@@ -155,13 +170,7 @@ struct Uplink::Impl {
         auto rs = k ? slice(b.readings, k, parts) : std::span<const Reading>(b.readings);
         auto rc = k ? slice(b.records, k, parts) : std::span<const Record>(b.records);
         std::string body = wire::encode_batch(h, rs, rc);
-        for (auto w = [&] { std::lock_guard lk(s.mu); return s.bandwidth.wait(); }(); w.count() > 0;
-             w = [&] { std::lock_guard lk(s.mu); return s.bandwidth.wait(); }())
-          if (!pause(w, false)) return Outcome::stop;
-        {
-          std::lock_guard lk(s.mu);
-          s.bandwidth.take(static_cast<double>(body.size()));
-        }
+        if (!take_bandwidth(s, body.size())) return Outcome::stop;
         s.c_bytes->inc(body.size());
         auto r = sink.send(OutgoingBatch{h, rs, rc, body});
         metrics.counter("uplink_sends_total", {{"sink", s.id}, {"result", kind_name(r.kind)}}, "Sends by sink and answer class").inc();

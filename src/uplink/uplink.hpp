@@ -4,7 +4,7 @@
 // slow or failing sink never holds back another one. Per sink:
 //
 //   order     class priority (status, alert, report, summary, telemetry, backlog), batch_seq
-//             order within a class; at most `max_in_flight` batches in flight (one worker each).
+//             order within a class; as many batches in flight as the slot has workers.
 //   answers   settled → settle; wait (429/503) → Retry-After if given, else backoff; retry (5xx,
 //             timeout, connection) → exponential backoff with full jitter (initial → max),
 //             forever; rejected (other 4xx) → dead_batches for this sink, the next batch goes;
@@ -25,13 +25,12 @@
 namespace cg::uplink {
 
 struct SinkPolicy {
-  std::size_t max_in_flight = 1;
   std::uint64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
   double backlog_rows_per_s = 0;            // 0: unlimited
 };
 
-// One configured sink: `workers` holds max_in_flight instances of the same sink (each with its
-// own connection), all with the same id().
+// One configured sink: `workers` holds one instance of the sink per batch it may have in flight
+// (`max_in_flight` of the config; each with its own connection), all with the same id().
 struct SinkSlot {
   std::string id;
   SinkPolicy policy;

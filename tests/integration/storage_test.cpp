@@ -384,6 +384,21 @@ TEST_CASE("after an outage the backlog drains at its capped rate while live data
   REQUIRE(wait_until([&] { return summarize(read_lake(lake.data())).unique >= static_cast<std::size_t>(next); }, 60s));
   auto s = summarize(read_lake(lake.data()));
   CHECK(s.unique == static_cast<std::size_t>(next));
+  // the status record the gateway sends at start reached the lake, with its figures: the lake can
+  // tell a gateway that is down from sensors that are quiet
+  {
+    auto statuses = read_lake_records(lake.data(), "status");
+    REQUIRE(!statuses.empty());
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    REQUIRE(!p.parse(statuses.front()).get(doc));
+    std::string_view version;
+    std::int64_t db_bytes = 0;
+    CHECK(!doc["version"].get(version));
+    CHECK(!version.empty());
+    CHECK(!doc["db_bytes"].get(db_bytes));
+    CHECK(db_bytes > 0);
+  }
   CHECK(s.duplicate_lines == 0);
   for (const auto& [dev, seqs] : s.seqs) CHECK(*seqs.rbegin() == seqs.size());
   auto st = admin_status(gw.admin_port());
