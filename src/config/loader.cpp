@@ -205,7 +205,7 @@ std::vector<std::string> known_adapter_kinds() {
 }
 
 constexpr std::string_view kHttpSchemes[] = {"http", "https"};
-constexpr std::string_view kBrokerSchemes[] = {"tcp", "ssl", "mqtt", "mqtts", "ws", "wss"};
+constexpr std::string_view kBrokerSchemes[] = {"tcp", "ssl", "mqtt", "mqtts"};
 
 class Validator {
  public:

@@ -206,7 +206,7 @@ constexpr ConfigKey kBrokerKeys[] = {
      "File holding the MQTT password (e.g. a systemd credential); empty: no password."},
     {"keepalive_s", KT::integer, "30", false, "MQTT keep-alive interval."},
     {"ca_file", KT::string, R"("")", false,
-     "TLS (ssl://, mqtts://, wss://): PEM file of the CA(s) to trust; empty: the system trust store."},
+     "TLS (ssl://, mqtts://): PEM file of the CA(s) to trust; empty: the system trust store."},
     {"cert_file", KT::string, R"("")", false, "TLS client certificate (PEM) for brokers that want mTLS."},
     {"key_file", KT::string, R"("")", false, "Private key (PEM) of cert_file, e.g. a systemd credential."},
     {"tls_verify", KT::boolean, "true", false,
@@ -358,7 +358,7 @@ std::string allowed_text(const Rule& r, KeyType t) {
     case Check::device_id: parts.emplace_back("1-128 of `A-Z a-z 0-9 . _ : -`"); break;
     case Check::listen: parts.emplace_back("`HOST:PORT`, `[IPv6]:PORT`"); break;
     case Check::http_url: parts.emplace_back("`http://` or `https://` URL"); break;
-    case Check::broker_url: parts.emplace_back("`tcp`, `ssl`, `mqtt`, `mqtts`, `ws`, `wss` URL"); break;
+    case Check::broker_url: parts.emplace_back("`tcp`, `ssl`, `mqtt`, `mqtts` URL"); break;
     case Check::sink_kind: {
       std::string alts;
       for (auto k : kAvailableSinks) alts += (alts.empty() ? "" : ", ") + fmt::format("`{}`", k);

@@ -20,7 +20,7 @@ enum class Check : std::uint8_t {
   device_id,   // [A-Za-z0-9._:-]{1,128}
   listen,      // HOST:PORT
   http_url,    // http:// or https://
-  broker_url,  // tcp|ssl|mqtt|mqtts|ws|wss://
+  broker_url,  // tcp|ssl|mqtt|mqtts://
   sink_kind,   // a sink implemented in this build
 };
 

@@ -1,17 +1,21 @@
 #pragma once
 // One MQTT connection per configured broker, shared by every adapter subscribed on it
-// (DESIGN §3). No Paho headers here.
+// (DESIGN §3). Our own MQTT 3.1.1 client (mqtt_codec.hpp says why not Paho), one io thread per
+// broker; no Asio or OpenSSL headers here.
 //
-// Delivery contract (DESIGN §4): for each message the matching adapters' decoders run on Paho's
-// receive thread, their readings are submitted to the store and the callback WAITS until they
-// are committed before returning — Paho acknowledges (PUBACK) when the callback returns, so
-// nothing is acknowledged before it is committed. A redelivery (DUP) of a message already
-// committed is recognised by (broker, adapter, packet id, payload hash) and not stored twice.
-// The session survives restarts: MQTT 3.1.1, clean_session = false, a fixed client id.
-// Reconnection is our own loop (backoff 0.5 s doubling to 30 s), not Paho's automatic reconnect,
-// so every connect builds fresh options (a presence will carries that connect's timestamp).
-// If the store refuses (queue full / failing), the message is NOT acknowledged: the callback
-// returns 0 and Paho delivers it again later.
+// Delivery contract (DESIGN §4): for each message the matching adapters' decoders run on the
+// client's thread and their readings are submitted to the store; the PUBACK is sent only when
+// every submit has COMMITTED, in arrival order (MQTT 3.1.1 §4.6). Until then the broker still
+// owns the message: a crash, a kill -9 or a lost connection makes it redeliver (DUP), and a
+// redelivery of a message already committed is recognised by (broker, adapter, packet id,
+// payload hash) and not stored twice. The session survives restarts: clean_session = false, a
+// fixed client id. If the store refuses (queue full, disk full, failing) the message is not
+// acknowledged and the socket is not read (TCP back-pressure; the broker queues for our
+// session) until a retry is taken; at most 256 messages / 16 MiB are read ahead of the store.
+// Reconnection: backoff 0.5 s doubling to 30 s; each connect builds fresh options (a presence
+// will carries that connect's timestamp) and a fresh TLS context (renewed certificates apply).
+// Subscriptions at QoS 2 are made at QoS 1. A message over 16 MiB is acknowledged and recorded
+// as a rejected payload. URLs: tcp:// mqtt:// (1883), ssl:// mqtts:// (8883); no WebSockets.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -26,13 +30,13 @@ namespace cg::transport {
 
 struct BrokerSettings {
   std::string id;
-  std::string url;        // tcp:// mqtt:// ws:// or, with TLS, ssl:// mqtts:// wss://
+  std::string url;        // tcp:// mqtt:// or, with TLS, ssl:// mqtts://
   std::string client_id;
   std::string username;
   std::string password;
   std::chrono::seconds keepalive{30};
-  // TLS (used for ssl:// mqtts:// wss://). Verification of the chain AND the host name is on
-  // unless tls_verify is false (Paho's own default is off).
+  // TLS (used for ssl:// mqtts://). Verification of the chain AND the host name (or IP address)
+  // is on unless tls_verify is false.
   std::string ca_file;    // empty: the system trust store
   std::string cert_file;  // client certificate (mTLS), PEM
   std::string key_file;   // its private key, PEM
@@ -68,7 +72,7 @@ class MqttClient {
   struct Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared: commit callbacks that outlive a message hold it weakly
 };
 
 }  // namespace cg::transport

@@ -105,7 +105,7 @@ TEST_CASE("ids, listen addresses and URLs") {
         "(allowed: http, https)");
   CHECK(only_error("[gateway]\nid = \"gw-1\"\n[[brokers]]\nid = \"b\"\nurl = \"https://broker\"\n") ==
         "t.toml:5:7: 'url' in [[brokers]] 'b' is not a valid broker URL: URL scheme 'https' is not allowed here "
-        "(allowed: tcp, ssl, mqtt, mqtts, ws, wss)");
+        "(allowed: tcp, ssl, mqtt, mqtts)");
 }
 
 TEST_CASE("sink kinds: http, mqtt and kafka, each with its own keys") {
@@ -118,7 +118,7 @@ TEST_CASE("sink kinds: http, mqtt and kafka, each with its own keys") {
   CHECK(only_error(std::string(base) + "kind = \"kafka\"\n") == "t.toml:3:1: [[uplink.sinks]] 'k': sink kind 'kafka' needs 'brokers'");
   CHECK(only_error(std::string(base) + "kind = \"mqtt\"\nurl = \"http://l\"\n") ==
         "t.toml:6:7: 'url' in [[uplink.sinks]] 'k' is not a valid broker URL: URL scheme 'http' is not allowed here "
-        "(allowed: tcp, ssl, mqtt, mqtts, ws, wss)");
+        "(allowed: tcp, ssl, mqtt, mqtts)");
   CHECK(only_error(std::string(base) + "kind = \"http\"\nurl = \"http://l/v1/batches\"\ntopic = \"x\"\n") ==
         "t.toml:7:9: 'topic' in [[uplink.sinks]] 'k' does not apply to sink kind 'http'");
   CHECK(only_error(std::string(base) + "kind = \"mqtt\"\nurl = \"tcp://b:1883\"\ncert_file = \"c.pem\"\n") ==
