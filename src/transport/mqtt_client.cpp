@@ -622,6 +622,9 @@ struct MqttClient::Impl : std::enable_shared_from_this<MqttClient::Impl> {
     std::weak_ptr<Impl> weak = weak_from_this();
     for (auto& o : outs) {
       SubmitOptions opts;
+      // Acknowledged only once fsync'd, so a power cut loses nothing acknowledged either; with
+      // many messages read ahead, one group commit and one fsync cover them all.
+      if (e.qos > 0) opts.durability = Durability::fsynced;
       // QoS 0 has no packet id and no redelivery
       if (e.qos > 0) opts.dedup = DedupKey{o.sub->dedup_source, static_cast<std::uint32_t>(e.id), hash, e.dup};
       o.sub->submit(std::move(o.readings), opts, [weak, g, n](CommitStatus st) {

@@ -5,7 +5,8 @@
 //
 // Delivery contract (DESIGN §4): for each message the matching adapters' decoders run on the
 // client's thread and their readings are submitted to the store; the PUBACK is sent only when
-// every submit has COMMITTED, in arrival order (MQTT 3.1.1 §4.6). Until then the broker still
+// every submit has COMMITTED AND FSYNC'D (group commit shares the fsync among the messages read
+// ahead), in arrival order (MQTT 3.1.1 §4.6). Until then the broker still
 // owns the message: a crash, a kill -9 or a lost connection makes it redeliver (DUP), and a
 // redelivery of a message already committed is recognised by (broker, adapter, packet id,
 // payload hash) and not stored twice. The session survives restarts: clean_session = false, a
