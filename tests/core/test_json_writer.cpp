@@ -44,7 +44,7 @@ TEST_CASE("json strings: valid UTF-8 passes through, invalid bytes become U+FFFD
   CHECK(str("\xf4\x90\x80\x80") == "\"" + fffd + fffd + fffd + fffd + "\"");  // above U+10FFFF
 }
 
-TEST_CASE("json numbers: doubles round-trip; NaN and infinities become strings") {
+TEST_CASE("json numbers: doubles round-trip, NaN and infinities become strings") {
   std::string out;
   json::append_double(out, 1.0);
   CHECK(out == "1.0");

@@ -283,7 +283,7 @@ TEST_CASE("http: 404, 405 with Allow, 400 on bad escapes, problem+json shape", "
   CHECK(cg::test::http_get(ts.url("/api/v1/devices/ab%2")).status == 400);
 }
 
-TEST_CASE("http: HEAD runs the GET route without a body; 204 has no Content-Length", "[http]") {
+TEST_CASE("http: HEAD runs the GET route without a body, 204 has no Content-Length", "[http]") {
   TestServer ts(demo_router());
   auto get = cg::test::http_get(ts.url("/healthz"));
   auto head = cg::test::http_request("HEAD", ts.url("/healthz"));
@@ -478,7 +478,7 @@ TEST_CASE("http: oversized header → 431, oversized body → 413", "[http]") {
   CHECK(cg::test::http_get(ts.url("/healthz")).status == 200);
 }
 
-TEST_CASE("http: malformed requests get 400 problem+json, then close; the server keeps serving", "[http]") {
+TEST_CASE("http: malformed requests get 400 problem+json, then close, the server keeps serving", "[http]") {
   TestServer ts(demo_router());
   const char* bad[] = {
       "GARBAGE\r\n\r\n",
@@ -506,7 +506,7 @@ TEST_CASE("http: malformed requests get 400 problem+json, then close; the server
   CHECK(cg::test::http_get(ts.url("/healthz")).status == 200);
 }
 
-TEST_CASE("http: keep-alive serves several requests on one connection; absolute-form target", "[http]") {
+TEST_CASE("http: keep-alive serves several requests on one connection, absolute-form target", "[http]") {
   TestServer ts(demo_router());
   RawConn c(ts.port());
   c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -563,7 +563,7 @@ TEST_CASE("http: Expect: 100-continue gets an interim answer before the body", "
   CHECK(big.body.size() == 200000);
 }
 
-TEST_CASE("http: read timeout closes a half-sent request; idle keep-alive closes quietly", "[http]") {
+TEST_CASE("http: read timeout closes a half-sent request, idle keep-alive closes quietly", "[http]") {
   Limits lim;
   lim.read_timeout = 300ms;
   lim.idle_timeout = 300ms;

@@ -409,7 +409,7 @@ TEST_CASE("lake: a repeated (batch_id, part) is a 409 and is not written twice",
   CHECK(cg::test::http_get(lake.url("/healthz")).status == 200);
 }
 
-TEST_CASE("lake: gzip and zstd bodies are accepted; bad encodings are refused", "[lake]") {
+TEST_CASE("lake: gzip and zstd bodies are accepted, bad encodings are refused", "[lake]") {
   cg::test::TempDir tmp;
   Lake lake(tmp.path());
   auto body_gz = cg::wire::encode_batch(header(), sample_readings());
@@ -581,7 +581,7 @@ TEST_CASE("lake: a storage failure is a 500, nothing is recorded, the retry succ
   CHECK(data_lines(tmp.path()).size() == 7);
 }
 
-TEST_CASE("lake: start() errors; run_lake returns 70 when it cannot start", "[lake]") {
+TEST_CASE("lake: start() errors, run_lake returns 70 when it cannot start", "[lake]") {
   cg::test::TempDir tmp;
   Lake lake(tmp.path() / "a");
   cg::lake::LakeOptions o;
@@ -1002,7 +1002,7 @@ TEST_CASE("lake fault: delay_ms answers late without holding the io thread", "[l
   CHECK(slow.status == 0);  // the connection closed without an answer
 }
 
-TEST_CASE("lake fault: drop_after_commit writes the batch, drops the answer; the re-send is a 409", "[lake][faults]") {
+TEST_CASE("lake fault: drop_after_commit writes the batch, drops the answer, the re-send is a 409", "[lake][faults]") {
   cg::test::TempDir tmp;
   Lake lake(tmp.path(), with_faults());
   REQUIRE(faults(lake, "POST", R"({"drop_after_commit":1})").status == 200);
@@ -1062,7 +1062,7 @@ TEST_CASE("lake fault: failure_rate is roughly honoured and repeats for a seed",
   CHECK(fails(run(5)) == 5);
 }
 
-TEST_CASE("lake fault: max_batch_bytes answers 413 for a large decoded batch; smaller parts go", "[lake][faults]") {
+TEST_CASE("lake fault: max_batch_bytes answers 413 for a large decoded batch, smaller parts go", "[lake][faults]") {
   cg::test::TempDir tmp;
   Lake lake(tmp.path(), with_faults());
   REQUIRE(faults(lake, "POST", R"({"max_batch_bytes":2000})").status == 200);

@@ -72,7 +72,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("outbox: each sink settles on its own; the batch goes when every sink has it", "[store][outbox]") {
+TEST_CASE("outbox: each sink settles on its own, the batch goes when every sink has it", "[store][outbox]") {
   Fixture f;
   auto s = f.open();
   REQUIRE(s->set_sinks({"lake", "kafka"}));
@@ -157,7 +157,7 @@ TEST_CASE("outbox: classes go in priority order — status, alert, summary, tele
   for (const auto& r : fourth.batch->readings) CHECK(r.device != "alarm");
 }
 
-TEST_CASE("outbox: a src_seq step back is a counter reset, not a gap; the counter survives reopening", "[store][outbox]") {
+TEST_CASE("outbox: a src_seq step back is a counter reset, not a gap, the counter survives reopening", "[store][outbox]") {
   Fixture f;
   {
     auto s = f.open();
@@ -218,7 +218,7 @@ TEST_CASE("outbox: a dead batch lets the next go, is listed, and replays under i
   CHECK((*listed)[0].replayed_at.has_value());
 }
 
-TEST_CASE("outbox: a split is persisted per sink; parts settle one by one, across a restart", "[store][outbox][split]") {
+TEST_CASE("outbox: a split is persisted per sink, parts settle one by one, across a restart", "[store][outbox][split]") {
   Fixture f;
   std::uint64_t seq = 0;
   {

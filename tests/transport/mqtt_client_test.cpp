@@ -101,7 +101,7 @@ std::string msg(int i) { return "m" + std::to_string(i); }
 
 }  // namespace
 
-TEST_CASE("MQTT: a message is acknowledged only after its commit; held ones come again after a stop",
+TEST_CASE("MQTT: a message is acknowledged only after its commit, held ones come again after a stop",
           "[transport][mqtt_client]") {
   TempDir dir;
   // the broker sends at most 10 unacknowledged messages at a time (stated, not mosquitto's default)
@@ -184,7 +184,7 @@ TEST_CASE("MQTT: messages the store refuses are retried until taken, none lost a
   CHECK(store.refusals_left == 0);
 }
 
-TEST_CASE("MQTT: a message over 16 MiB is acknowledged and recorded as rejected; the next one arrives",
+TEST_CASE("MQTT: a message over 16 MiB is acknowledged and recorded as rejected, the next one arrives",
           "[transport][mqtt_client]") {
   TempDir dir;
   Mosquitto broker(dir / "mosquitto");

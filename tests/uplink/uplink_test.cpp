@@ -107,7 +107,7 @@ std::unique_ptr<uplink::Sink> http_sink(const std::string& id, std::uint16_t por
 }
 }  // namespace
 
-TEST_CASE("uplink: each sink settles on its own; a sink that is down holds back nothing but its own copy",
+TEST_CASE("uplink: each sink settles on its own, a sink that is down holds back nothing but its own copy",
           "[uplink]") {
   test::TempDir dir;
   SystemClock clock;
