@@ -22,6 +22,10 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     std::string down_reason;
     std::uint64_t failed_in_row = 0;
     bool value_errors = false;    // the last poll had registers that did not decode
+    // the run of polls without data not yet reported as a gap record
+    std::uint64_t missed = 0;
+    TimeNs missed_from{}, missed_to{};
+    std::string missed_reason;
     Counter* polls = nullptr;
     Counter* skipped = nullptr;
     Gauge* up = nullptr;
@@ -48,6 +52,31 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
                                   "Failed Modbus polls (and skipped NaN/inf registers) by reason");
   }
 
+  // A poll that brought no data (failed, or skipped because the previous one still ran) is a
+  // gap (DESIGN §4). A run of them becomes one record when the device answers again, when the
+  // run is an hour long (so the lake learns of a dead meter within the hour), and at stop.
+  void note_missed(Device& d, const std::string& reason) {
+    const auto now = ctx->clock().now();
+    if (d.missed == 0) d.missed_from = now;
+    d.missed_to = now;
+    ++d.missed;
+    d.missed_reason = reason;
+    if (now - d.missed_from >= std::chrono::hours(1)) report_missed(d);
+  }
+
+  void report_missed(Device& d) {
+    if (d.missed == 0) return;
+    GapRecord g;
+    g.kind = GapRecord::Kind::missed_poll;
+    g.device = d.spec.id;
+    g.count = d.missed;
+    g.from = d.missed_from;
+    g.to = d.missed_to;
+    g.reason = std::to_string(d.missed) + " poll(s) without data (last: " + d.missed_reason + ")";
+    ctx->sink().report_gap(std::move(g));
+    d.missed = 0;
+  }
+
   void schedule_tick(std::size_t i, std::chrono::milliseconds delay) {
     std::weak_ptr<State> w = weak_from_this();
     ctx->schedule(delay, [w, i] {
@@ -61,6 +90,7 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     Device& d = devices[i];
     if (d.busy) {
       d.skipped->inc();
+      note_missed(d, "skipped: the previous poll was still running");
       return;
     }
     d.busy = true;
@@ -107,6 +137,7 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
       error_counter(d, err->reason).inc();
       d.up->set(0);
       ++d.failed_in_row;
+      note_missed(d, err->reason);
       if (d.health != Health::down || d.down_reason != err->reason) {
         ctx->log().warn(where(d) + ": poll failed (" + err->reason + "): " + err->message +
                         "; further failures are counted in modbus_poll_errors_total, not logged");
@@ -125,6 +156,7 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     }
     d.health = Health::up;
     d.failed_in_row = 0;
+    report_missed(d);
   }
 };
 
@@ -170,6 +202,9 @@ Result<void> PollAdapter::start(AdapterContext& ctx) {
 void PollAdapter::stop() {
   // Queued timers and completions find `stopped` (or a dead State) and do nothing; a running job
   // finishes on its worker and closes its Link when its last owner lets go.
+  // Runs on the adapter's strand (the runtime's contract), so the runs of missed polls are ours.
+  if (!st_->stopped && st_->ctx)
+    for (auto& d : st_->devices) st_->report_missed(d);
   st_->stopped = true;
 }
 

@@ -57,6 +57,12 @@ class ReadingSink {
   // Best effort, never blocks.
   virtual void reject_payload(const std::string& adapter, const std::string& source,
                               std::span<const std::uint8_t> payload, const std::string& reason) = 0;
+
+  // Records data known to be missing that no reading can carry — a poll that got no answer
+  // (DESIGN §4: "a missed poll is recorded as a gap"). Kept as a gap record and sent upstream in
+  // the summary class; `detected` is stamped when unset. Thread-safe, never blocks; best effort
+  // on a full disk (logged), like every record.
+  virtual void report_gap(GapRecord gap) = 0;
 };
 
 }  // namespace cg

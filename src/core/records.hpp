@@ -37,8 +37,10 @@ std::optional<RecordClass> record_class_from_name(std::string_view s);
 // Loss (or knowing absence) of data. `src_seq`: the device's own counter skipped values
 // (loss between device and gateway). `evicted`: the gateway deleted readings that had not been
 // forwarded, to stay within its disk budget (seq first..last of the device, inclusive, count rows).
+// `missed_poll`: a polled device did not answer `count` polls between `from` and `to` (first and
+// last are 0: a poll has no counter).
 struct GapRecord {
-  enum class Kind : std::uint8_t { src_seq = 1, evicted = 2 };
+  enum class Kind : std::uint8_t { src_seq = 1, evicted = 2, missed_poll = 3 };
   Kind kind = Kind::src_seq;
   std::string device;
   std::string metric;  // empty: the whole device

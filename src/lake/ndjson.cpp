@@ -105,6 +105,7 @@ std::string_view gap_kind_name(GapRecord::Kind k) {
   switch (k) {
     case GapRecord::Kind::src_seq: return "src_seq";
     case GapRecord::Kind::evicted: return "evicted";
+    case GapRecord::Kind::missed_poll: return "missed_poll";
   }
   return "unknown";
 }

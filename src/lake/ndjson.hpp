@@ -33,7 +33,7 @@ void append_record_line(std::string& out, const wire::BatchHeader& h, const Reco
 // "gap", "aggregate", "status".
 std::string_view record_type_name(const Record& r);
 
-// "src_seq", "evicted".
+// "src_seq", "evicted", "missed_poll".
 std::string_view gap_kind_name(GapRecord::Kind k);
 
 }  // namespace cg::lake

@@ -50,6 +50,8 @@ class PolicySink final : public ReadingSink {
         refused_(m.counter("readings_refused_unknown_device_total", {{"adapter", id_}},
                            "Readings from devices not in [[devices]] refused by policy")) {}
 
+  void report_gap(GapRecord gap) override { store_.report_gap(std::move(gap)); }
+
   void submit(std::vector<Reading> readings, SubmitOptions opts, CommitCallback done) override {
     auto now = clock_.now();
     std::size_t kept = 0;

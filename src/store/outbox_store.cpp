@@ -620,6 +620,11 @@ Result<void> Store::replay_dead_batch(std::int64_t id) {
   return {};
 }
 
+void Store::report_gap(GapRecord gap) {
+  if (gap.detected == TimeNs{}) gap.detected = impl_->clock.now();
+  add_record(std::move(gap), RecordClass::summary);
+}
+
 void Store::add_record(Record rec, RecordClass cls) {
   auto& m = *impl_;
   auto at = to_unix_ns(m.clock.now());

@@ -98,6 +98,7 @@ class Store final : public ReadingSink, public Outbox, public DeviceQueries {
                    CommitCallback done);
   void reject_payload(const std::string& adapter, const std::string& source, std::span<const std::uint8_t> payload,
                       const std::string& reason) override;
+  void report_gap(GapRecord gap) override;
 
   // Outbox (outbox_store.cpp)
   Result<void> set_sinks(std::vector<std::string> sinks) override;

@@ -134,7 +134,7 @@ Result<DecodedBatch> decode_batch(std::string_view bytes) {
   out.header.record_class = static_cast<RecordClass>(b.record_class());
   for (const auto& g : b.gaps()) {
     if (g.device().empty()) return fail(Error::reject("gap", "gap record without device"));
-    if (g.kind() != pb::Gap::SRC_SEQ && g.kind() != pb::Gap::EVICTED)
+    if (g.kind() != pb::Gap::SRC_SEQ && g.kind() != pb::Gap::EVICTED && g.kind() != pb::Gap::MISSED_POLL)
       return fail(Error::reject("gap", "gap record of unknown kind " + std::to_string(g.kind())));
     out.records.push_back(GapRecord{static_cast<GapRecord::Kind>(g.kind()), g.device(), g.metric(), g.first(),
                                     g.last(), g.count(), from_unix_ns(g.from_ns()), from_unix_ns(g.to_ns()),

@@ -20,6 +20,7 @@ class InstantSink final : public cg::ReadingSink {
     done(r.size() % 7 == 3 ? cg::CommitStatus::throttled : cg::CommitStatus::committed);
   }
   void reject_payload(const std::string&, const std::string&, std::span<const std::uint8_t>, const std::string&) override {}
+  void report_gap(cg::GapRecord) override {}
 };
 
 struct Env {

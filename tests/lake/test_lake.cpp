@@ -629,10 +629,13 @@ TEST_CASE("lake: gap, aggregate and status records are written as lines of their
                            from_unix_ns(1'700'000'100'000'000'000), "f_cnt \"jumped\""};
   const cg::AggregateRecord agg{"dev-9", "pm10", "ug/m3", from_unix_ns(1'700'000'040'000'000'000), 12, 1.5, 9.25,
                                 60.0, 4.0, 100, 111};
-  const std::vector<cg::Record> summary{evicted, lost, agg};
+  const cg::GapRecord missed{cg::GapRecord::Kind::missed_poll, "meter-3", "", 0, 0, 29,
+                             from_unix_ns(1'700'000'000'000'000'000), from_unix_ns(1'700'000'028'000'000'000),
+                             from_unix_ns(1'700'000'029'000'000'000), "29 poll(s) without data (last: timeout)"};
+  const std::vector<cg::Record> summary{evicted, lost, agg, missed};
   auto r = lake.post(cg::wire::encode_batch(hs, std::vector<Reading>{}, summary));
   REQUIRE(r.status == 200);
-  CHECK(r.body == R"({"status":"accepted","batch_id":")" + hs.batch_id + R"(","part":0,"readings":0,"records":3})");
+  CHECK(r.body == R"({"status":"accepted","batch_id":")" + hs.batch_id + R"(","part":0,"readings":0,"records":4})");
 
   auto hst = header();
   hst.record_class = cg::RecordClass::status;
@@ -660,7 +663,7 @@ TEST_CASE("lake: gap, aggregate and status records are written as lines of their
   REQUIRE(lake.post(cg::wire::encode_batch(ha, std::vector<Reading>{reading("smoke", true)})).status == 200);
 
   auto lines = data_lines(tmp.path());
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 6);
   std::vector<simdjson::dom::element> gaps, aggs, stats, reads;
   std::vector<simdjson::dom::parser> parsers(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -681,7 +684,7 @@ TEST_CASE("lake: gap, aggregate and status records are written as lines of their
     else if (type == "reading") reads.push_back(o);
     else FAIL("unexpected type " << type);
   }
-  REQUIRE(gaps.size() == 2);
+  REQUIRE(gaps.size() == 3);
   REQUIRE(aggs.size() == 1);
   REQUIRE(stats.size() == 1);
   REQUIRE(reads.size() == 1);
@@ -715,6 +718,12 @@ TEST_CASE("lake: gap, aggregate and status records are written as lines of their
   CHECK(g["to"].is_null());
   CHECK(g["to_ns"].is_null());
   CHECK(str(g["reason"]) == "f_cnt \"jumped\"");
+  g = gaps[2];  // a meter that did not answer 29 polls
+  CHECK(str(g["kind"]) == "missed_poll");
+  CHECK(str(g["device"]) == "meter-3");
+  CHECK(g["count"].get_uint64().value() == 29);
+  CHECK(g["from_ns"].get_int64().value() == 1'700'000'000'000'000'000);
+  CHECK(g["to_ns"].get_int64().value() == 1'700'000'028'000'000'000);
 
   auto a = aggs[0];
   CHECK(str(a["device"]) == "dev-9");

@@ -20,7 +20,9 @@ class RecordingSink final : public ReadingSink {
                       const std::string& reason) override {
     rejected.push_back(reason);
   }
+  void report_gap(GapRecord g) override { gaps.push_back(std::move(g)); }
   std::vector<Reading> readings;
+  std::vector<GapRecord> gaps;
   std::vector<std::string> rejected;
 };
 

@@ -303,8 +303,16 @@ TEST_CASE("modbus_tcp: a silent unit behind a shared gateway fails alone", "[mod
   CHECK(ctx.log_.lines("warn", "meter-01").empty());
   CHECK(ctx.log_.lines("info", "device meter-01 (unit 1 on 127.0.0.1:").size() == 1);
   CHECK(ctx.sink_.of("meter-02").empty());
+  CHECK(ctx.sink_.gaps().empty());  // the silent unit's run of missed polls is still open
 
   ctx.stop(*a);
+  // at stop the open run is reported, so a meter that died is never silently absent upstream
+  auto gaps = ctx.sink_.gaps();
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0].kind == GapRecord::Kind::missed_poll);
+  CHECK(gaps[0].device == "meter-02");
+  CHECK(gaps[0].count == static_cast<std::uint64_t>(metrics.value("modbus_poll_errors_total", why("gw", "meter-02", "timeout")) +
+                                                    metrics.value("modbus_polls_skipped_total", dev("gw", "meter-02"))));
   pool.stop();
 }
 
@@ -327,6 +335,16 @@ TEST_CASE("modbus_tcp: a refused connection is counted and the meter recovers", 
   CHECK(ctx.log_.lines("info", "answering again after").size() == 1);
   CHECK(metrics.value("modbus_device_up", dev("m", "meter-01")) == 1);
   CHECK(ctx.log_.lines("warn").size() == 1);
+  // the polls without an answer are one gap record, sent when the meter answered again
+  auto gaps = ctx.sink_.gaps();
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0].kind == GapRecord::Kind::missed_poll);
+  CHECK(gaps[0].device == "meter-01");
+  CHECK(gaps[0].count == static_cast<std::uint64_t>(metrics.value("modbus_poll_errors_total", why("m", "meter-01", "connect")) +
+                                                    metrics.value("modbus_polls_skipped_total", dev("m", "meter-01"))));
+  CHECK(gaps[0].from != TimeNs{});
+  CHECK(gaps[0].from <= gaps[0].to);
+  CHECK(gaps[0].reason.find("connect") != std::string::npos);
 
   ctx.stop(*a);
   pool.stop();

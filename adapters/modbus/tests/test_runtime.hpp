@@ -122,6 +122,14 @@ class CollectingSink final : public ReadingSink {
   }
   void reject_payload(const std::string&, const std::string&, std::span<const std::uint8_t>,
                       const std::string&) override {}
+  void report_gap(GapRecord g) override {
+    std::lock_guard lk(mu_);
+    gaps_.push_back(std::move(g));
+  }
+  std::vector<GapRecord> gaps() {
+    std::lock_guard lk(mu_);
+    return gaps_;
+  }
   std::vector<Batch> batches() {
     std::lock_guard lk(mu_);
     return batches_;
@@ -137,6 +145,7 @@ class CollectingSink final : public ReadingSink {
  private:
   std::mutex mu_;
   std::vector<Batch> batches_;
+  std::vector<GapRecord> gaps_;
 };
 
 class CollectingLog final : public AdapterLog {
