@@ -766,11 +766,11 @@ TEST_CASE("lake: gap, aggregate and status records are written as lines of their
   CHECK(str(reads[0]["record_class"]) == "alert");
   CHECK(reads[0]["value"].get_bool().value() == true);
 
-  CHECK(stat(lake, "gaps_written") == 2);
+  CHECK(stat(lake, "gaps_written") == 3);
   CHECK(stat(lake, "aggregates_written") == 1);
   CHECK(stat(lake, "statuses_written") == 1);
   CHECK(stat(lake, "readings_written") == 1);
-  CHECK(lake.metrics.value("lake_records_written_total", {{"type", "gap"}}) == 2);
+  CHECK(lake.metrics.value("lake_records_written_total", {{"type", "gap"}}) == 3);
   CHECK(lake.metrics.value("lake_records_written_total", {{"type", "aggregate"}}) == 1);
   CHECK(lake.metrics.value("lake_records_written_total", {{"type", "status"}}) == 1);
 }
