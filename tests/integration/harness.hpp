@@ -3,6 +3,7 @@
 // real mosquitto, each a process on loopback, in a temp dir.
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -12,6 +13,21 @@
 #include "support/lake_files.hpp"
 #include "support/process.hpp"
 #include "support/wait.hpp"
+
+namespace cg::test {
+// The stacks of every thread of a live process (gdb, when installed): what a hung start waits on.
+inline std::string thread_stacks(pid_t pid) {
+  std::string cmd = "command -v gdb >/dev/null && timeout 60 gdb -p " + std::to_string(pid) +
+                    " -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(Thread|#)' | head -200";
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    ::pclose(f);
+  }
+  return out.empty() ? std::string("(gdb not available)") : out;
+}
+}  // namespace cg::test
 
 namespace cg::test {
 
@@ -64,7 +80,8 @@ class Gateway {
     proc_ = std::make_unique<Process>(std::vector<std::string>{CITYGATE_BIN, "run", "--config", (dir_ / "gw.toml").string()},
                                       dir_ / "gateway.log", std::move(env));
     if (!wait_until([&] { return http_get(url("/readyz")).status == 200 || !proc_->running(); }))
-      throw std::runtime_error("gateway not ready: " + proc_->log());
+      throw std::runtime_error("gateway not ready: " + proc_->log() + "\nwhere its threads are:\n" +
+                               thread_stacks(proc_->pid()));
     if (!proc_->running()) throw std::runtime_error("gateway exited: " + proc_->log());
     // with a broker: messages published before the subscription exists are not ours to lose
     if (!settings_.broker_url.empty() &&
