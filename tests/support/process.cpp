@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "support/wait.hpp"
 
@@ -32,20 +33,46 @@ TempDir::~TempDir() {
   if (!std::getenv("CITYGATE_KEEP_TEST_DIRS")) std::filesystem::remove_all(path_, ec);
 }
 
-int free_port() {
+namespace {
+// The kernel's ephemeral range: the local ports of outgoing connections come from it.
+std::pair<int, int> ephemeral_range() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 32768, hi = 60999;
+  if (f >> lo >> hi && lo > 0 && hi >= lo) return {lo, hi};
+  return {32768, 60999};
+}
+
+bool can_bind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return ntohs(a.sin_port);
+  return ok;
+}
+}  // namespace
+
+// A port OUTSIDE the ephemeral range. bind(0) would hand out an ephemeral port, which any
+// outgoing connection of a parallel test (or of this one, such as a sink retrying a lake that is
+// not up yet) may take as its local port before our server binds it — or connect to itself
+// through it. Random, so parallel test processes rarely pick the same one; checked by binding.
+int free_port() {
+  static thread_local std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  auto [lo, hi] = ephemeral_range();
+  // the larger of the two gaps around the ephemeral range, above the privileged/common ports
+  int from = 10000, to = lo - 1;
+  if (65535 - hi > to - from) from = hi + 1, to = 65535;
+  const bool no_room = to - from < 1000;  // a machine with an odd range: take any port
+  if (no_room) from = 1024, to = 65535;
+  std::uniform_int_distribution<int> pick(from, to);
+  for (int i = 0; i < 200; ++i) {
+    int p = pick(rng);
+    if ((no_room || p < lo || p > hi) && can_bind(p)) return p;
+  }
+  throw std::runtime_error("no free port outside the ephemeral range");
 }
 
 bool wait_port_open(int port, int timeout_ms) {
