@@ -1,5 +1,6 @@
 #include "modbus/modbus_adapter.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <set>
@@ -26,6 +27,9 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     std::uint64_t missed = 0;
     TimeNs missed_from{}, missed_to{};
     std::string missed_reason;
+    // polls whose readings the store refused, counted by the commit callback (any thread) and
+    // folded into the run of missed polls on the strand at the next tick
+    std::shared_ptr<std::atomic<std::uint64_t>> refused = std::make_shared<std::atomic<std::uint64_t>>(0);
     Counter* polls = nullptr;
     Counter* skipped = nullptr;
     Gauge* up = nullptr;
@@ -55,11 +59,11 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
   // A poll that brought no data (failed, or skipped because the previous one still ran) is a
   // gap (DESIGN §4). A run of them becomes one record when the device answers again, when the
   // run is an hour long (so the lake learns of a dead meter within the hour), and at stop.
-  void note_missed(Device& d, const std::string& reason) {
+  void note_missed(Device& d, const std::string& reason, std::uint64_t n = 1) {
     const auto now = ctx->clock().now();
     if (d.missed == 0) d.missed_from = now;
     d.missed_to = now;
-    ++d.missed;
+    d.missed += n;
     d.missed_reason = reason;
     if (now - d.missed_from >= std::chrono::hours(1)) report_missed(d);
   }
@@ -88,6 +92,7 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     if (stopped) return;
     schedule_tick(i, cfg.interval);  // fixed cadence, whatever this poll does
     Device& d = devices[i];
+    if (auto n = d.refused->exchange(0)) note_missed(d, "the store refused the poll's readings", n);
     if (d.busy) {
       d.skipped->inc();
       note_missed(d, "skipped: the previous poll was still running");
@@ -122,9 +127,10 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
       // Polled values have no one to acknowledge (DESIGN §4): a refused batch is a gap, counted.
       Counter* throttled = dropped_throttled;
       Counter* failed = dropped_failed;
-      ctx->sink().submit(std::move(out.readings), {}, [throttled, failed](CommitStatus st) {
+      ctx->sink().submit(std::move(out.readings), {}, [throttled, failed, refused = d.refused](CommitStatus st) {
         if (st == CommitStatus::throttled) throttled->inc();
         else if (st == CommitStatus::failed) failed->inc();
+        if (st == CommitStatus::throttled || st == CommitStatus::failed) refused->fetch_add(1);
       });
     }
     for (const auto& e : out.errors) error_counter(d, e.code).inc();
@@ -204,7 +210,10 @@ void PollAdapter::stop() {
   // finishes on its worker and closes its Link when its last owner lets go.
   // Runs on the adapter's strand (the runtime's contract), so the runs of missed polls are ours.
   if (!st_->stopped && st_->ctx)
-    for (auto& d : st_->devices) st_->report_missed(d);
+    for (auto& d : st_->devices) {
+      if (auto n = d.refused->exchange(0)) st_->note_missed(d, "the store refused the poll's readings", n);
+      st_->report_missed(d);
+    }
   st_->stopped = true;
 }
 

@@ -350,6 +350,28 @@ TEST_CASE("modbus_tcp: a refused connection is counted and the meter recovers", 
   pool.stop();
 }
 
+TEST_CASE("modbus_tcp: polls whose readings the store refused are missed polls, reported as gaps", "[modbus]") {
+  SimServer meter(profile("eastron_sdm120"));
+  TestPool pool(2);
+  Metrics metrics;
+  TestContext ctx("m", pool, metrics);
+  ctx.sink_.refuse_next = 3;
+  auto a = make(modbus_tcp_descriptor(), "m", tcp_settings(meter.port(), {{"meter-01", "1"}}, 100, 50));
+  ctx.start(*a);
+  REQUIRE(wait_until([&] { return ctx.sink_.of("meter-01").size() >= 3; }));
+  ctx.stop(*a);
+  CHECK(metrics.value("modbus_readings_dropped_total", {{"adapter", "m"}, {"reason", "throttled"}}) == 3);
+  std::uint64_t missed = 0;
+  for (const auto& g : ctx.sink_.gaps()) {
+    CHECK(g.kind == GapRecord::Kind::missed_poll);
+    CHECK(g.device == "meter-01");
+    CHECK(g.reason.find("store refused") != std::string::npos);
+    missed += g.count;
+  }
+  CHECK(missed == 3);  // each refused poll is in exactly one gap record
+  pool.stop();
+}
+
 TEST_CASE("modbus_tcp: a busy device skips ticks instead of piling up polls", "[modbus]") {
   SimServer meter(profile("eastron_sdm120"));
   TestPool pool(2);

@@ -114,12 +114,18 @@ class CollectingSink final : public ReadingSink {
     std::vector<Reading> readings;
   };
   void submit(std::vector<Reading> readings, SubmitOptions, CommitCallback done) override {
+    if (refuse_next > 0) {  // a store that is full: nothing kept
+      --refuse_next;
+      done(CommitStatus::throttled);
+      return;
+    }
     {
       std::lock_guard lk(mu_);
       batches_.push_back({std::chrono::steady_clock::now(), std::move(readings)});
     }
     done(CommitStatus::committed);
   }
+  std::atomic<int> refuse_next{0};
   void reject_payload(const std::string&, const std::string&, std::span<const std::uint8_t>,
                       const std::string&) override {}
   void report_gap(GapRecord g) override {
