@@ -38,7 +38,7 @@ constexpr ConfigKey kStoreKeys[] = {
     {"path", KT::string, R"("/var/lib/citygate/citygate.db")", false,
      "SQLite database file (created if missing). A relative path resolves against the working directory."},
     {"sync_interval_ms", KT::integer, "100", false,
-     "Longest time a committed MQTT reading waits for fsync: the power-cut loss window for MQTT ingest."},
+     "Longest time a committed reading that nobody waits on (TCP/UDP line protocol, polls, MQTT QoS 0) waits for fsync: their power-cut loss window. HTTP and MQTT QoS 1 are acknowledged only after their own fsync."},
     {"queue_max_rows", KT::integer, "200000", false,
      "Capacity of the ingest queue in readings; when it is full adapters are throttled."},
     {"rejected_max", KT::integer, "10000", false,
