@@ -78,7 +78,7 @@ struct StatusRecord {
   std::int64_t disk_budget_bytes = 0;
   std::int64_t disk_free_bytes = 0;
   std::int64_t dead_batches = 0;
-  std::int64_t evicted_rows = 0;
+  std::int64_t evicted_rows = 0;  // readings evicted unforwarded since the store was created
   std::vector<std::pair<std::string, TimeNs>> last_ingest;  // adapter instance → last commit
   friend bool operator==(const StatusRecord&, const StatusRecord&) = default;
 };

@@ -360,6 +360,9 @@ std::int64_t Store::Impl::evict_reading_class(RecordClass cls, std::int64_t max_
   // Counted once the transaction commits (enforce_budget): a rolled-back eviction evicted nothing.
   pending_evictions.emplace_back(cls, n);
   pending_eviction_gaps += static_cast<std::int64_t>(gaps.size());
+  // The total survives restarts (status records, `citygate status`): written with the delete.
+  pending_evicted_readings += n;
+  put_meta("evicted_readings", std::to_string(evicted_total + pending_evicted_readings));
   return n;
 }
 
@@ -384,8 +387,8 @@ void Store::Impl::eviction_done(bool committed) {
       metrics.counter("store_evicted_rows_total", {{"class", std::string(record_class_name(cls))}},
                       "Unforwarded rows evicted to stay within the disk budget (each covered by a gap record)")
           .inc(n);
-      evicted_total += n;
     }
+    evicted_total += pending_evicted_readings;
     if (pending_eviction_gaps)
       metrics.counter("store_eviction_gaps_total", {}, "Gap records written for evictions").inc(pending_eviction_gaps);
   } else {
@@ -395,6 +398,7 @@ void Store::Impl::eviction_done(bool committed) {
   }
   pending_evictions.clear();
   pending_eviction_gaps = 0;
+  pending_evicted_readings = 0;
 }
 
 std::int64_t Store::Impl::evict_oldest_unforwarded(std::int64_t target_rows) {
@@ -505,6 +509,14 @@ void Store::Impl::maintenance() {
     wdb.exec("BEGIN IMMEDIATE");
     mark_clock();
     wdb.exec("COMMIT");
+    if (replay_pending) {
+      try {
+        recover_state();
+        spdlog::info("store: device state rebuilt now that the disk has room");
+      } catch (const sql::SqlError&) {
+        recover_state_refused();
+      }
+    }
     expire_forwarded();
     enforce_budget();
     if (disk_full) sqlite3_exec(wdb.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);

@@ -68,7 +68,7 @@ struct StoreStatus {
   std::int64_t disk_budget_bytes = 0;
   std::int64_t disk_free_bytes = 0;
   bool disk_full = false;
-  std::int64_t evicted_rows = 0;
+  std::int64_t evicted_rows = 0;  // readings evicted unforwarded since the store was created (persisted)
   std::int64_t readings = 0;  // -1: not counted
   std::int64_t rejected_payloads = 0;
   std::int64_t mono_ns = 0;        // the persisted monotonic clock

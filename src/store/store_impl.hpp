@@ -212,6 +212,11 @@ struct Store::Impl {
   // What the open eviction transaction evicted; counted when it commits (eviction_done).
   std::vector<std::pair<RecordClass, std::int64_t>> pending_evictions;
   std::int64_t pending_eviction_gaps = 0;
+  std::int64_t pending_evicted_readings = 0;  // of the eviction transaction in progress
+  // The device-state replay of the readings after state_upto could not be written (a full
+  // disk): state_upto must stay where it is — devices not loaded since still have their old
+  // rows — until a replay succeeds (retried by maintenance).
+  bool replay_pending = false;
   bool budget_evicting = false;
   steady::time_point last_budget_log{};
 
@@ -331,6 +336,7 @@ struct Store::Impl {
         else if (k == "next_batch_seq") next_batch_seq = std::stoull(g.text(1));
         else if (k == "state_upto") state_upto = std::stoll(g.text(1));
         else if (k == "mono_ns") mono_base_ns = std::stoll(g.text(1));
+        else if (k == "evicted_readings") evicted_total = std::stoll(g.text(1));
         else if (k.rfind("cursor_", 0) == 0) {
           auto c = record_class_from_name(k.substr(7));
           if (c) cursor[static_cast<int>(*c)] = std::stoll(g.text(1));
@@ -359,7 +365,15 @@ struct Store::Impl {
     st_reading_ins = sql::Stmt(wdb,
                                "INSERT INTO readings(stream_id, seq, src_seq, observed_ns, received_ns, quality, vtype, value, tags, "
                                "dedup_key, dedup_hash, class, id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    recover_state();
+    try {
+      recover_state();
+    } catch (const sql::SqlError& e) {
+      // A full disk must not keep the gateway from starting: it starts with ingest paused and
+      // eviction makes room, as when the disk fills while it runs.
+      if ((e.code & 0xFF) != SQLITE_FULL) throw;
+      recover_state_refused();
+      on_disk_full(e.what());
+    }
 
     const int ro = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
     qdb = sql::Db(opts.path.string(), ro);
@@ -408,14 +422,35 @@ struct Store::Impl {
       state_upto = last_id;
       spdlog::info("store: replayed {} readings into device state after an unclean stop", n);
     }
-    {
-      sql::Stmt src(wdb, "SELECT source_id, name FROM sources");
-      while (src.step()) source_ids.emplace(src.text(1), src.i64(0));
-      sql::Stmt d(wdb, "SELECT dedup_key, dedup_hash FROM readings WHERE id > ? AND dedup_key IS NOT NULL ORDER BY id");
-      d.bind(1, last_id - kDedupTail);
-      while (d.step()) recent[static_cast<std::uint64_t>(d.i64(0))] = static_cast<std::uint64_t>(d.i64(1));
-    }
+    load_sources_and_recent();
     wdb.exec("COMMIT");
+    replay_pending = false;
+  }
+
+  // Redelivery keys of the newest readings and the source ids (reads only).
+  void load_sources_and_recent() {
+    source_ids.clear();
+    sql::Stmt src(wdb, "SELECT source_id, name FROM sources");
+    while (src.step()) source_ids.emplace(src.text(1), src.i64(0));
+    sql::Stmt d(wdb, "SELECT dedup_key, dedup_hash FROM readings WHERE id > ? AND dedup_key IS NOT NULL ORDER BY id");
+    d.bind(1, last_id - kDedupTail);
+    while (d.step()) recent[static_cast<std::uint64_t>(d.i64(0))] = static_cast<std::uint64_t>(d.i64(1));
+  }
+
+  // After recover_state() failed and was rolled back (a full disk refuses the replay's writes):
+  // state_upto is what the database says again, so that device() takes next seqs from the
+  // readings themselves; the read-only state is loaded all the same.
+  void recover_state_refused() {
+    sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    replay_pending = true;
+    try {
+      sql::Stmt g(wdb, "SELECT value FROM meta WHERE key='state_upto'");
+      state_upto = g.step() ? std::stoll(g.text(0)) : std::int64_t{0};
+      last_id = reading_id_high_water();
+      load_sources_and_recent();
+    } catch (const sql::SqlError&) {
+      state_upto = 0;  // unknown: every device load scans its readings for the next seq
+    }
   }
 
   std::int64_t source_id(const std::string& name) {
@@ -446,9 +481,11 @@ struct Store::Impl {
     }
     dirty_devs.clear();
     dirty_streams.clear();
-    put_meta("state_upto", std::to_string(last_id));
+    if (!replay_pending) {
+      put_meta("state_upto", std::to_string(last_id));
+      state_upto = last_id;
+    }
     put_meta("mono_ns", std::to_string(mono_ns()));
-    state_upto = last_id;
   }
 
   // ---------------------------------------------------------------- writer loop
@@ -543,15 +580,7 @@ struct Store::Impl {
       state_upto = committed_state_upto();
       recover_state();
     } catch (const sql::SqlError& e) {
-      sqlite3_exec(wdb.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      // The replay's writes were rolled back (a full disk refuses them): state_upto must be what
-      // the database says again, so that device() takes next seqs from the readings themselves.
-      try {
-        state_upto = committed_state_upto();
-        last_id = reading_id_high_water();
-      } catch (const sql::SqlError&) {
-        state_upto = 0;  // unknown: every device load scans its readings for the next seq
-      }
+      recover_state_refused();
       spdlog::error("store: cannot write the rebuilt device state after a failed commit ({}); next seqs are taken "
                     "from the readings",
                     e.what());
