@@ -3,6 +3,7 @@
 // real mosquitto, each a process on loopback, in a temp dir.
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -94,7 +95,15 @@ class Gateway {
     for (auto p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
     return n;
   }
-  void kill9() { proc_->stop(9, 10000); }
+  // SIGKILL and wait until the process is gone: a process still dying (an ASan build unmapping,
+  // or blocked in I/O) keeps its SQLite locks, and a new gateway started beside it would wait on
+  // them without a word.
+  void kill9() {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (proc_->stop(9, 120000) == -1) throw std::runtime_error("gateway still alive 120 s after SIGKILL");
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (ms > 5000) std::printf("harness: the killed gateway took %lld ms to exit\n", static_cast<long long>(ms));
+  }
   int stop() { return proc_->stop(15, 20000); }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(settings_.http_port) + path; }
   std::filesystem::path db() const { return dir_ / "gw.db"; }
