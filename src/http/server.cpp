@@ -273,6 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_header() {
     first_request_ = false;
+    read_deadline_ = std::chrono::steady_clock::now() + listener_->limits().read_timeout;
     stream_.expires_after(listener_->limits().read_timeout);  // a deadline for header + body
     bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (self->closed_) return;
@@ -307,7 +308,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    if (ec == beast::error::timeout) {
+    // The deadline closes the socket; depending on where the read was, that surfaces as timeout,
+    // partial_message or eof. Past the deadline it is the read timeout whatever the code says.
+    const bool past_deadline = std::chrono::steady_clock::now() >= read_deadline_ &&
+                               (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream ||
+                                ec == boost::asio::error::eof || ec == boost::asio::error::operation_aborted);
+    if (ec == beast::error::timeout || past_deadline) {
       listener_->count_reject(Reject::timeout);
       spdlog::debug("http[{}] {}: request not complete within the read timeout", listener_->name(), remote_);
       return close();
@@ -467,6 +473,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_ = false;
   bool first_request_ = true;
   bool closed_ = false;
+  std::chrono::steady_clock::time_point read_deadline_ = std::chrono::steady_clock::time_point::max();
   std::size_t lingered_ = 0;
 };
 
