@@ -56,8 +56,8 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
                                   "Failed Modbus polls (and skipped NaN/inf registers) by reason");
   }
 
-  // A poll that brought no data (failed, or skipped because the previous one still ran) is a
-  // gap (DESIGN §4). A run of them becomes one record when the device answers again, when the
+  // A poll that brought no data (failed, skipped because the previous one still ran, or refused
+  // by the store) is a gap (DESIGN §4). A run of them becomes one record when the device answers again, when the
   // run is an hour long (so the lake learns of a dead meter within the hour), and at stop.
   void note_missed(Device& d, const std::string& reason, std::uint64_t n = 1) {
     const auto now = ctx->clock().now();
@@ -66,6 +66,11 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     d.missed += n;
     d.missed_reason = reason;
     if (now - d.missed_from >= std::chrono::hours(1)) report_missed(d);
+  }
+
+  // Folds the polls the store refused (counted on its thread) into the run; on the strand.
+  void take_refused(Device& d) {
+    if (auto n = d.refused->exchange(0)) note_missed(d, "the store refused the poll's readings", n);
   }
 
   void report_missed(Device& d) {
@@ -92,7 +97,7 @@ struct PollAdapter::State : std::enable_shared_from_this<PollAdapter::State> {
     if (stopped) return;
     schedule_tick(i, cfg.interval);  // fixed cadence, whatever this poll does
     Device& d = devices[i];
-    if (auto n = d.refused->exchange(0)) note_missed(d, "the store refused the poll's readings", n);
+    take_refused(d);
     if (d.busy) {
       d.skipped->inc();
       note_missed(d, "skipped: the previous poll was still running");
@@ -206,12 +211,12 @@ Result<void> PollAdapter::start(AdapterContext& ctx) {
 }
 
 void PollAdapter::stop() {
-  // Queued timers and completions find `stopped` (or a dead State) and do nothing; a running job
-  // finishes on its worker and closes its Link when its last owner lets go.
-  // Runs on the adapter's strand (the runtime's contract), so the runs of missed polls are ours.
+  // Runs on the adapter's strand (the runtime's contract): the open runs of missed polls are
+  // reported now. Queued timers and completions then find `stopped` (or a dead State) and do
+  // nothing; a running job finishes on its worker and closes its Link when its last owner lets go.
   if (!st_->stopped && st_->ctx)
     for (auto& d : st_->devices) {
-      if (auto n = d.refused->exchange(0)) st_->note_missed(d, "the store refused the poll's readings", n);
+      st_->take_refused(d);
       st_->report_missed(d);
     }
   st_->stopped = true;

@@ -1,19 +1,12 @@
 #include "sparkplug_b/sparkplug_host.hpp"
 
+#include "core/hash.hpp"
+
 namespace cg::sparkplug {
 
 namespace {
 
 Error reject(std::string code, std::string message) { return Error::reject("sparkplug." + code, std::move(message)); }
-
-std::uint64_t fnv1a(std::span<const std::uint8_t> b) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (auto c : b) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 std::optional<std::uint64_t> integer(const WireValue& v) {
   if (const auto* u = std::get_if<std::uint32_t>(&v)) return *u;

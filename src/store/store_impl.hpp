@@ -384,8 +384,6 @@ struct Store::Impl {
     writer = std::thread([this] { run(); });
   }
 
-  // Replays readings committed after the last state flush (a crash) into devices/streams, and
-  // loads the recent delivery keys. Runs once at open, before the writer thread starts.
   // The highest reading id ever handed out. The outbox cursors, batches and backlog ranges are
   // reading ids, and rows they cover may have been deleted since (retention, eviction): SQLite
   // would give the next row max(rowid)+1 and could so reuse an id below a cursor — a reading
@@ -399,6 +397,9 @@ struct Store::Impl {
     return std::max({mx.i64(0), cursor[0], cursor[1], cursor[2]});
   }
 
+  // Replays readings committed after the last state flush (a crash) into devices/streams, and
+  // loads the recent delivery keys. At open (before the writer thread starts), after a
+  // rolled-back commit, and from maintenance while a refused replay is pending.
   void recover_state() {
     wdb.exec("BEGIN IMMEDIATE");
     last_id = reading_id_high_water();

@@ -22,6 +22,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/broker_url.hpp"
+#include "core/hash.hpp"
 #include "transport/mqtt_codec.hpp"
 #include "transport/topic_match.hpp"
 
@@ -44,15 +46,6 @@ constexpr std::size_t kMaxPacket = 16u << 20;
 constexpr std::size_t kMaxOutgoing = 1000;
 constexpr auto kConnectTimeout = 10s;
 
-std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
-  auto* p = static_cast<const std::uint8_t*>(data);
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 struct Subscription {
   std::string filter;
   int qos;
@@ -63,53 +56,6 @@ struct Subscription {
   RejectFn reject;
   Counter* messages;
 };
-
-struct Endpoint {
-  std::string host;
-  std::string port;
-  bool tls = false;
-};
-
-// tcp:// mqtt:// (1883), ssl:// mqtts:// (8883); host may be [IPv6].
-Result<Endpoint> parse_url(const std::string& url) {
-  auto bad = [&](const std::string& why) {
-    return fail(Error::fatal("mqtt.url", "broker URL '" + url + "': " + why));
-  };
-  auto sep = url.find("://");
-  if (sep == std::string::npos) return bad("expected tcp://host[:port] or ssl://host[:port]");
-  std::string scheme = url.substr(0, sep);
-  Endpoint e;
-  if (scheme == "tcp" || scheme == "mqtt") {
-    e.port = "1883";
-  } else if (scheme == "ssl" || scheme == "mqtts") {
-    e.port = "8883";
-    e.tls = true;
-  } else if (scheme == "ws" || scheme == "wss") {
-    return bad("MQTT over WebSockets is not supported for ingest; use tcp:// or ssl:// (mqtts://)");
-  } else {
-    return bad("unknown scheme '" + scheme + "'");
-  }
-  std::string rest = url.substr(sep + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string::npos) return bad("missing ']'");
-    e.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return bad("text after the IPv6 address");
-      e.port = rest.substr(close + 2);
-    }
-  } else {
-    auto colon = rest.find(':');
-    e.host = rest.substr(0, colon);
-    if (colon != std::string::npos) e.port = rest.substr(colon + 1);
-  }
-  if (e.host.empty()) return bad("no host");
-  if (e.port.empty() || e.port.find_first_not_of("0123456789") != std::string::npos || e.port.size() > 5 ||
-      std::stoi(e.port) == 0 || std::stoi(e.port) > 65535)
-    return bad("bad port");
-  return e;
-}
 
 // One received message, from its PUBLISH until it is acknowledged (in arrival order).
 struct Inbound {
@@ -132,7 +78,7 @@ struct Inbound {
 struct MqttClient::Impl : std::enable_shared_from_this<MqttClient::Impl> {
   BrokerSettings s;
   Metrics& metrics;
-  Endpoint ep;
+  BrokerUrl ep;
   std::vector<Subscription> subs;
   std::optional<MqttPresence> presence;
 
@@ -273,7 +219,7 @@ struct MqttClient::Impl : std::enable_shared_from_this<MqttClient::Impl> {
       if (ec || g != gen) return;
       drop("no answer within " + std::to_string(kConnectTimeout.count()) + " s");
     });
-    resolver.async_resolve(ep.host, ep.port, [this, g](boost::system::error_code ec, tcp::resolver::results_type rs) {
+    resolver.async_resolve(ep.host, std::to_string(ep.port), [this, g](boost::system::error_code ec, tcp::resolver::results_type rs) {
       if (g != gen) return;
       if (ec) return drop("cannot resolve " + ep.host + ": " + ec.message());
       auto& sock = tls ? tls->next_layer() : *plain;
@@ -588,8 +534,7 @@ struct MqttClient::Impl : std::enable_shared_from_this<MqttClient::Impl> {
     m.qos = e.qos;
     m.retained = e.retained;
     m.duplicate = e.dup;
-    const std::uint64_t hash =
-        fnv1a(fnv1a(1469598103934665603ull, e.topic.data(), e.topic.size()), e.payload.data(), e.payload.size());
+    const std::uint64_t hash = fnv1a(e.payload, fnv1a(e.topic));
     struct Out {
       Subscription* sub;
       std::vector<Reading> readings;
@@ -790,8 +735,8 @@ void MqttClient::add_subscription(std::string filter, int qos, std::string adapt
 
 Result<void> MqttClient::start() {
   auto& m = *impl_;
-  auto ep = parse_url(m.s.url);
-  if (!ep) return fail(Error::fatal("mqtt", "broker '" + m.s.id + "': " + ep.error().message));
+  auto ep = parse_broker_url(m.s.url);
+  if (!ep) return fail(Error::fatal("mqtt", "broker '" + m.s.id + "': URL '" + m.s.url + "': " + ep.error().message));
   m.ep = *ep;
   m.work.emplace(m.ioc.get_executor());
   asio::post(m.ioc, [&m] { m.connect_attempt(); });

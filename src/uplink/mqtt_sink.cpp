@@ -13,6 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/broker_url.hpp"
+
 namespace cg::uplink {
 
 namespace {
@@ -35,59 +37,13 @@ struct BrokerAddress {
   std::string paho_uri;  // tcp://host:port or ssl://host:port, as Paho takes it
 };
 
-// tcp|mqtt|ssl|mqtts :// host [:port], host a name, an IPv4 address or [IPv6].
-Result<BrokerAddress> parse_broker_url(const std::string& sink_id, std::string_view url) {
-  auto bad = [&](const std::string& why) {
-    return fail(config_error(sink_id, "url '" + std::string(url) + "': " + why));
-  };
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos) return bad("expected tcp://host:port, ssl://host:port or mqtts://host:port");
-  std::string_view scheme = url.substr(0, sep);
-  std::string_view rest = url.substr(sep + 3);
+Result<BrokerAddress> broker_address(const std::string& sink_id, std::string_view url) {
+  auto u = cg::parse_broker_url(url);
+  if (!u) return fail(config_error(sink_id, "url '" + std::string(url) + "': " + u.error().message));
   BrokerAddress a;
-  int default_port = 1883;
-  if (scheme == "tcp" || scheme == "mqtt") {
-    a.tls = false;
-  } else if (scheme == "ssl" || scheme == "mqtts") {
-    a.tls = true;
-    default_port = 8883;
-  } else {
-    return bad("unsupported scheme '" + std::string(scheme) + "' (tcp, mqtt, ssl, mqtts)");
-  }
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty()) return bad("no host");
-  if (rest.find_first_of("/?#@ ") != std::string_view::npos) return bad("only host and port are allowed");
-  std::string_view host, port_text;
-  bool v6 = false;
-  if (rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("unexpected text after ]");
-      port_text = after.substr(1);
-      if (port_text.empty()) return bad("empty port");
-    }
-    v6 = true;
-  } else {
-    auto colon = rest.find(':');
-    host = rest.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port_text = rest.substr(colon + 1);
-      if (port_text.find(':') != std::string_view::npos) return bad("put an IPv6 address in brackets");
-      if (port_text.empty()) return bad("empty port");
-    }
-  }
-  if (host.empty()) return bad("no host");
-  int port = default_port;
-  if (!port_text.empty()) {
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 1 || port > 65535)
-      return bad("port must be 1-65535");
-  }
-  a.paho_uri = std::string(a.tls ? "ssl://" : "tcp://") + (v6 ? "[" : "") + std::string(host) + (v6 ? "]" : "") +
-               ":" + std::to_string(port);
+  a.tls = u->tls;
+  a.paho_uri = std::string(u->tls ? "ssl://" : "tcp://") + (u->ipv6 ? "[" + u->host + "]" : u->host) + ":" +
+               std::to_string(u->port);
   return a;
 }
 
@@ -563,7 +519,7 @@ MqttSink::~MqttSink() { impl_->close(); }
 
 Result<std::unique_ptr<MqttSink>> MqttSink::create(MqttSinkOptions opts) {
   const std::string& sid = opts.id;
-  auto addr = parse_broker_url(sid, opts.url);
+  auto addr = broker_address(sid, opts.url);
   if (!addr) return fail(addr.error());
   if (opts.connect_timeout <= std::chrono::milliseconds::zero())
     return fail(config_error(sid, "connect_timeout must be positive"));
