@@ -99,14 +99,28 @@ std::unique_ptr<transport::MqttClient> make_client(const Mosquitto& broker, Metr
 
 std::string msg(int i) { return "m" + std::to_string(i); }
 
+// A mosquitto of the test's own on a free loopback port, accepting connections.
+struct LiveBroker {
+  TempDir dir;
+  Mosquitto broker;
+  explicit LiveBroker(std::string extra_conf = {}) : broker(dir / "mosquitto", 0, std::move(extra_conf)) {
+    REQUIRE(wait_port_open(broker.port()));
+  }
+};
+
+// A first publish may reach the broker before the client's subscription: publish probes on t/x
+// until the store has seen one.
+void wait_subscribed(MqttPublisher& pub, FakeStore& store) {
+  REQUIRE(wait_until([&] { return pub.publish("t/x", "probe") && store.submits > 0; }));
+}
+
 }  // namespace
 
 TEST_CASE("MQTT: a message is acknowledged only after its commit, held ones come again after a stop",
           "[transport][mqtt_client]") {
-  TempDir dir;
   // the broker sends at most 10 unacknowledged messages at a time (stated, not mosquitto's default)
-  Mosquitto broker(dir / "mosquitto", 0, "max_inflight_messages 10\n");
-  REQUIRE(wait_port_open(broker.port()));
+  LiveBroker live("max_inflight_messages 10\n");
+  auto& broker = live.broker;
   Metrics metrics;
   FakeStore store;
   store.mode = FakeStore::Mode::hold;
@@ -160,9 +174,8 @@ TEST_CASE("MQTT: a message is acknowledged only after its commit, held ones come
 
 TEST_CASE("MQTT: messages the store refuses are retried until taken, none lost and none twice",
           "[transport][mqtt_client]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  REQUIRE(wait_port_open(broker.port()));
+  LiveBroker live;
+  auto& broker = live.broker;
   Metrics metrics;
   FakeStore store;
   store.mode = FakeStore::Mode::refuse_first;
@@ -170,8 +183,7 @@ TEST_CASE("MQTT: messages the store refuses are retried until taken, none lost a
   auto c = make_client(broker, metrics, store);
   REQUIRE(wait_until([&] { return c->connected(); }));
   MqttPublisher pub(broker.url(), "dev");
-  // the first publish may reach the broker before our subscription: wait until it is through
-  REQUIRE(wait_until([&] { return pub.publish("t/x", "probe") && store.submits > 0; }));
+  wait_subscribed(pub, store);
   for (int i = 0; i < 100; ++i) REQUIRE(pub.publish("t/y", msg(i)));
   REQUIRE(wait_until([&] {
     std::lock_guard lk(store.mu);
@@ -184,17 +196,40 @@ TEST_CASE("MQTT: messages the store refuses are retried until taken, none lost a
   CHECK(store.refusals_left == 0);
 }
 
+TEST_CASE("MQTT: a QoS 2 subscription is served at QoS 1, so its acknowledgement can wait for the commit",
+          "[transport][mqtt_client]") {
+  LiveBroker live;
+  Metrics metrics;
+  FakeStore store;
+  std::atomic<int> qos_seen{-1};
+  transport::BrokerSettings bs;
+  bs.id = "local";
+  bs.url = live.broker.url();
+  bs.client_id = "gw-qos2";
+  transport::MqttClient c(bs, metrics);
+  auto decode = payload_as_device();
+  c.add_subscription("t/#", 2, "a1", [&](const MqttMessage& m) {
+    qos_seen = m.qos;
+    return decode(m);
+  }, store.submit(), store.reject());
+  REQUIRE(c.start());
+  REQUIRE(wait_until([&] { return c.connected(); }));
+  MqttPublisher pub(live.broker.url(), "dev");
+  REQUIRE(wait_until([&] { return pub.publish("t/x", "q2", 2) && store.committed_count() >= 1; }));
+  CHECK(qos_seen == 1);
+  c.stop();
+}
+
 TEST_CASE("MQTT: a message over 16 MiB is acknowledged and recorded as rejected, the next one arrives",
           "[transport][mqtt_client]") {
-  TempDir dir;
-  Mosquitto broker(dir / "mosquitto");
-  REQUIRE(wait_port_open(broker.port()));
+  LiveBroker live;
+  auto& broker = live.broker;
   Metrics metrics;
   FakeStore store;
   auto c = make_client(broker, metrics, store);
   REQUIRE(wait_until([&] { return c->connected(); }));
   MqttPublisher pub(broker.url(), "dev");
-  REQUIRE(wait_until([&] { return pub.publish("t/x", "probe") && store.committed_count() >= 1; }));
+  wait_subscribed(pub, store);
   REQUIRE(pub.publish("t/big", std::string((16u << 20) + 1, 'b')));
   REQUIRE(pub.publish("t/x", "after"));
   REQUIRE(wait_until([&] {

@@ -350,6 +350,33 @@ TEST_CASE("modbus_tcp: a refused connection is counted and the meter recovers", 
   pool.stop();
 }
 
+TEST_CASE("modbus_tcp: a meter that stays silent is reported as a gap every hour, not only when it answers",
+          "[modbus]") {
+  const int port = cg::test::free_port();  // nothing listens: every poll fails at once
+  TestPool pool(2);
+  Metrics metrics;
+  TestContext ctx("m", pool, metrics);
+  ManualClock wall;
+  ctx.use_clock(wall);
+  auto a = make(modbus_tcp_descriptor(), "m", tcp_settings(port, {{"meter-01", "1"}}, 100, 50));
+  ctx.start(*a);
+  auto failed = [&] { return metrics.value("modbus_poll_errors_total", why("m", "meter-01", "connect")); };
+  REQUIRE(wait_until([&] { return failed() >= 2; }));
+  CHECK(ctx.sink_.gaps().empty());  // within the hour: the run stays open
+  wall.advance(std::chrono::minutes(61));
+  REQUIRE(wait_until([&] { return !ctx.sink_.gaps().empty(); }));
+  const auto at_report = failed();
+  REQUIRE(wait_until([&] { return failed() >= at_report + 2; }));
+  auto gaps = ctx.sink_.gaps();
+  REQUIRE(gaps.size() == 1);  // the next record waits for the next hour
+  CHECK(gaps[0].kind == GapRecord::Kind::missed_poll);
+  CHECK(gaps[0].count >= 3);
+  CHECK(gaps[0].to - gaps[0].from >= std::chrono::minutes(61));
+  CHECK(metrics.value("modbus_device_up", dev("m", "meter-01")) == 0);  // still silent
+  ctx.stop(*a);
+  pool.stop();
+}
+
 TEST_CASE("modbus_tcp: polls whose readings the store refused are missed polls, reported as gaps", "[modbus]") {
   SimServer meter(profile("eastron_sdm120"));
   TestPool pool(2);

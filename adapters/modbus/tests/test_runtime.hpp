@@ -195,7 +195,10 @@ class TestContext final : public AdapterContext {
 
   std::string_view instance_id() const override { return id_; }
   ReadingSink& sink() override { return sink_; }
-  const Clock& clock() const override { return clock_; }
+  const Clock& clock() const override { return *wall_; }
+  // The wall clock the adapter sees (a ManualClock to move time); timers keep the real one.
+  // Before start().
+  void use_clock(const Clock& c) { wall_ = &c; }
   Metrics& metrics() override { return metrics_; }
   AdapterLog& log() override { return log_; }
   void post(std::function<void()> fn) override { at(std::chrono::steady_clock::now(), std::move(fn)); }
@@ -293,6 +296,7 @@ class TestContext final : public AdapterContext {
   TestPool& pool_;
   Metrics& metrics_;
   SystemClock clock_;
+  const Clock* wall_ = &clock_;
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
   std::condition_variable cv_;
