@@ -308,11 +308,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    // The deadline closes the socket; depending on where the read was, that surfaces as timeout,
-    // partial_message or eof. Past the deadline it is the read timeout whatever the code says.
+    // A read that ends as an incomplete message after the deadline is the read timeout too,
+    // whichever code the closed socket produced (defensive: Beast normally says timeout).
     const bool past_deadline = std::chrono::steady_clock::now() >= read_deadline_ &&
                                (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream ||
-                                ec == boost::asio::error::eof || ec == boost::asio::error::operation_aborted);
+                                ec == boost::asio::error::eof);
     if (ec == beast::error::timeout || past_deadline) {
       listener_->count_reject(Reject::timeout);
       spdlog::debug("http[{}] {}: request not complete within the read timeout", listener_->name(), remote_);
